@@ -1,0 +1,73 @@
+# One-command setup and test on a plain machine with Python 3.11 (no ROS distribution, no GPU, no root).
+# Everything is written inside this repository (.venv, build/, install/, env.sh) and the pip cache.
+
+PYTHON      ?= python3.11
+VENV        := $(CURDIR)/.venv
+PREFIX      := $(CURDIR)/install
+STAMPS      := $(CURDIR)/.stamps
+VPY         := $(VENV)/bin/python
+PIP         := $(VPY) -m pip --disable-pip-version-check -q
+# CPU build by default; e.g. TORCH="torch==2.13.0" TORCH_PIP_ARGS="--index-url <CUDA wheel index>"
+TORCH       ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+PYTEST_ARGS ?=
+# DDS discovery stays on this host; a test-only domain keeps tests away from other ROS graphs.
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+TEST_DOMAIN_ID ?= 73
+
+.PHONY: setup test lint clean
+.DEFAULT_GOAL := setup
+
+setup: $(STAMPS)/ros-layout env.sh
+	@echo "setup complete: source env.sh to use the tools (attsiammask, set_target, tracker_node)"
+
+$(STAMPS)/venv:
+	@mkdir -p $(STAMPS)
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (ROS 2 Kilted wheels are cp311): set PYTHON=/path/to/python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	@touch $@
+
+$(STAMPS)/deps: $(STAMPS)/venv requirements.txt requirements-build.txt
+	$(PIP) install "$(TORCH)" $(TORCH_PIP_ARGS)
+	$(PIP) install -r requirements.txt -r requirements-build.txt "$(TORCH)"
+	$(VPY) tools/setup/patch_rosidl_cmake.py $(VENV)
+	@touch $@
+
+# vision_msgs is built from our definitions only when the environment does not already provide it.
+$(STAMPS)/vision_msgs: $(STAMPS)/deps $(wildcard interfaces/vision_msgs_fallback/*.* interfaces/vision_msgs_fallback/msg/*)
+	@if env -u PYTHONPATH $(VPY) -c 'import vision_msgs.msg' 2>/dev/null; then \
+	  echo "vision_msgs already installed: using it"; \
+	else \
+	  tools/setup/build_interface.sh interfaces/vision_msgs_fallback build/vision_msgs $(PREFIX) $(VENV); \
+	fi
+	@touch $@
+
+$(STAMPS)/interfaces: $(STAMPS)/vision_msgs $(wildcard interfaces/attsiammask_interfaces/*.* interfaces/attsiammask_interfaces/srv/*)
+	tools/setup/build_interface.sh interfaces/attsiammask_interfaces build/attsiammask_interfaces $(PREFIX) $(VENV)
+	@touch $@
+
+# Editable install: `import attsiammask_core` and the console scripts run the sources of this tree.
+$(STAMPS)/editable: $(STAMPS)/deps setup.py setup.cfg
+	$(PIP) install --no-deps --no-build-isolation -e .
+	@touch $@
+
+# The ament layout ros2 run / launch look in: lib/attsiammask_ros/<executables>, share/attsiammask_ros/...
+$(STAMPS)/ros-layout: $(STAMPS)/interfaces $(STAMPS)/editable package.xml $(wildcard launch/* config/* resource/*)
+	@mkdir -p build/attsiammask_ros
+	$(VPY) setup.py -q egg_info --egg-base build/attsiammask_ros \
+	  install_data --install-dir=$(PREFIX) \
+	  install_scripts --install-dir=$(PREFIX)/lib/attsiammask_ros > build/attsiammask_ros/install.log 2>&1 \
+	  || { tail -30 build/attsiammask_ros/install.log; exit 1; }
+	@touch $@
+
+env.sh: tools/setup/write_env.sh Makefile
+	tools/setup/write_env.sh $(VENV) $(PREFIX) > $@
+
+test: setup
+	export ROS_DOMAIN_ID=$(TEST_DOMAIN_ID); . ./env.sh; python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	. ./env.sh && ruff check attsiammask_core attsiammask_ros test launch tools
+
+clean:
+	rm -rf $(VENV) build install log $(STAMPS) env.sh

@@ -1,0 +1,48 @@
+"""The `attsiammask` command: one subcommand per job, each registered by a small function."""
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+from collections.abc import Callable, Sequence
+
+from attsiammask_core import __version__
+
+
+def _info(args: argparse.Namespace) -> int:
+    """Print versions and the devices torch can use."""
+    import cv2
+    import numpy
+    import skimage
+    import torch
+
+    print(f"attsiammask {__version__}")
+    print(f"python {platform.python_version()}  numpy {numpy.__version__}  opencv {cv2.__version__}  "
+          f"scikit-image {skimage.__version__}  torch {torch.__version__}")
+    print(f"cuda available: {torch.cuda.is_available()}  threads: {torch.get_num_threads()}")
+    return 0
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    sub.add_parser("info", help="print versions and available devices").set_defaults(func=_info)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="attsiammask", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"attsiammask {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""`set_target`: call the tracker's set_target service from a shell (there is no ros2cli here)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import rclpy
+from attsiammask_interfaces.srv import SetTarget
+from builtin_interfaces.msg import Time
+
+
+def request_from_xywh(x: float, y: float, w: float, h: float, stamp: Time | None = None) -> SetTarget.Request:
+    """Build a SetTarget request from a top-left (x, y, w, h) pixel box."""
+    request = SetTarget.Request()
+    request.bbox.center.position.x = float(x) + float(w) / 2.0
+    request.bbox.center.position.y = float(y) + float(h) / 2.0
+    request.bbox.size_x = float(w)
+    request.bbox.size_y = float(h)
+    if stamp is not None:
+        request.stamp = stamp
+    return request
+
+
+def parse_stamp(text: str) -> Time:
+    """Parse 'SEC' or 'SEC.NANOSEC' into a builtin_interfaces/Time."""
+    sec, _, frac = text.partition(".")
+    nanosec = int((frac + "000000000")[:9]) if frac else 0
+    return Time(sec=int(sec), nanosec=nanosec)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="set_target", description=__doc__)
+    parser.add_argument("box", help="x,y,w,h of the target, top-left corner and size in pixels")
+    parser.add_argument("--stamp", type=parse_stamp, default=None,
+                        help="stamp of the image the box was drawn on (SEC[.NANOSEC]); default: latest image")
+    parser.add_argument("--service", default="set_target", help="service name (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait (default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        x, y, w, h = (float(v) for v in args.box.split(","))
+    except ValueError:
+        print(f"set_target: box must be x,y,w,h (four numbers), got {args.box!r}", file=sys.stderr)
+        return 2
+    rclpy.init()
+    node = rclpy.create_node("set_target_client")
+    try:
+        client = node.create_client(SetTarget, args.service)
+        if not client.wait_for_service(timeout_sec=args.timeout):
+            print(f"set_target: service {client.srv_name} not available after {args.timeout} s", file=sys.stderr)
+            return 1
+        future = client.call_async(request_from_xywh(x, y, w, h, args.stamp))
+        rclpy.spin_until_future_complete(node, future, timeout_sec=args.timeout)
+        if not future.done():
+            print(f"set_target: no response within {args.timeout} s", file=sys.stderr)
+            return 1
+        response = future.result()
+        print(f"success={response.success} track_id={response.track_id!r} message={response.message!r}")
+        return 0 if response.success else 1
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

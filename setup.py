@@ -1,0 +1,41 @@
+"""attsiammask_ros: the ROS 2 package at the repository root; it installs both Python packages."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "attsiammask_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="Att-SiamMask single-object tracker: ROS 2 node and core Python library",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["attsiammask_core", "attsiammask_core.*",
+                                    "attsiammask_ros", "attsiammask_ros.*"]),
+    include_package_data=True,
+    package_data={"attsiammask_core": ["weights/*.safetensors", "weights/*.md", "data/*"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    # Ranges, not pins: requirements.txt pins the verified set; an installed torch (CPU or CUDA)
+    # that satisfies the range is kept.
+    install_requires=[
+        "numpy>=1.24",
+        "opencv-contrib-python-headless>=4.8",
+        "scikit-image>=0.21",
+        "PyYAML>=6",
+        "tqdm>=4.60",
+        "torch>=2.1",
+    ],
+    zip_safe=True,
+    entry_points={
+        "console_scripts": [
+            "attsiammask = attsiammask_core.cli:main",
+            "set_target = attsiammask_ros.set_target_client:main",
+        ],
+    },
+)
