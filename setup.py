@@ -29,6 +29,7 @@ setup(
         "scikit-image>=0.21",
         "PyYAML>=6",
         "tqdm>=4.60",
+        "safetensors>=0.4",
         "torch>=2.1",
     ],
     zip_safe=True,

@@ -15,6 +15,7 @@ PYTHON_KEYS = {
     "torch": "python3-torch",
     "yaml": "python3-yaml",
     "tqdm": "python3-tqdm",
+    "safetensors": "python3-safetensors",
 }
 OWN_PACKAGES = {"attsiammask_core", "attsiammask_ros"}
 
