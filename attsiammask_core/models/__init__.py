@@ -1,0 +1,42 @@
+"""SiamMask networks: backbones, neck, depthwise heads, refine, assembly, and `build_model` by variant name."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .heads import DepthwiseXCorrHead, RPNHead, mask_head, xcorr_depthwise
+from .neck import AdjustLayer, Neck
+from .refine import Refine
+from .resnet50 import ResNet50
+from .siammask import SearchOutput, SiamMask, TemplateKernels, TrainingOutput
+
+
+def assemble(backbone: ResNet50, neck_channels: int = 256, anchor_num: int = 5) -> SiamMask:
+    """SiamMask around any backbone exposing `out_channels` for (f0, f1, f2, f3)."""
+    c0, c1, c2, c3 = backbone.out_channels
+    return SiamMask(backbone=backbone,
+                    neck=Neck(c3, neck_channels),
+                    rpn_head=RPNHead(anchor_num, neck_channels, neck_channels),
+                    mask_head=mask_head(neck_channels, neck_channels),
+                    refine_head=Refine(c0, c1, c2, neck_channels))
+
+
+def build_r50() -> SiamMask:
+    """The paper's model: SiamMask sharp with the modified ResNet-50 (pysot siammask_r50_l3)."""
+    return assemble(ResNet50())
+
+
+MODELS: dict[str, Callable[[], SiamMask]] = {"r50": build_r50}
+
+
+def build_model(variant: str = "r50") -> SiamMask:
+    """A randomly initialised model of the named variant, in eval mode (BN uses running statistics)."""
+    try:
+        constructor = MODELS[variant]
+    except KeyError:
+        raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(sorted(MODELS))}") from None
+    return constructor().eval()
+
+
+__all__ = ["MODELS", "AdjustLayer", "DepthwiseXCorrHead", "Neck", "RPNHead", "Refine", "ResNet50", "SearchOutput",
+           "SiamMask", "TemplateKernels", "TrainingOutput", "assemble", "build_model", "build_r50", "mask_head",
+           "xcorr_depthwise"]

@@ -1,0 +1,74 @@
+"""The SiamMask "sharp" refine module: fuses the winner's correlation vector with f0-f2 windows to 127x127."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass(frozen=True)
+class Window:
+    """Zero padding of a feature map, then a size x size crop whose top-left is step * pos."""
+
+    pad: int
+    size: int
+    step: int
+
+
+# Spec section 7: f0 pad 16 -> 61x61 at 4y; f1 pad 8 -> 31x31 at 2y; f2 pad 4 -> 15x15 at y.
+WINDOWS: tuple[Window, Window, Window] = (Window(16, 61, 4), Window(8, 31, 2), Window(4, 15, 1))
+OUTPUT_SIZE = 127
+
+
+def crop_window(feature: torch.Tensor, window: Window, pos: tuple[int, int]) -> torch.Tensor:
+    """Zero-pad `feature` (N,C,H,W) by window.pad and cut the window for pos = (row y, col x)."""
+    y, x = pos
+    padded = F.pad(feature, [window.pad] * 4)
+    top, left = window.step * y, window.step * x
+    return padded[:, :, top:top + window.size, left:left + window.size]
+
+
+def _branch(in_channels: int, mid: int, out_channels: int) -> nn.Sequential:
+    """Two 3x3 convs (padding 1, bias), each followed by ReLU; indices 0 and 2 hold the weights."""
+    return nn.Sequential(nn.Conv2d(in_channels, mid, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(mid, out_channels, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class Refine(nn.Module):
+    """Refine head (keys refine_head.{v0,v1,v2,h0,h1,h2,deconv,post0,post1,post2}.*)."""
+
+    def __init__(self, f0_channels: int = 64, f1_channels: int = 256, f2_channels: int = 512,
+                 corr_channels: int = 256) -> None:
+        super().__init__()
+        self.v0 = _branch(f0_channels, 16, 4)
+        self.v1 = _branch(f1_channels, 64, 16)
+        self.v2 = _branch(f2_channels, 128, 32)
+        self.h2 = _branch(32, 32, 32)
+        self.h1 = _branch(16, 16, 16)
+        self.h0 = _branch(4, 4, 4)
+        self.deconv = nn.ConvTranspose2d(corr_channels, 32, 15, 15)
+        self.post0 = nn.Conv2d(32, 16, 3, padding=1)
+        self.post1 = nn.Conv2d(16, 4, 3, padding=1)
+        self.post2 = nn.Conv2d(4, 1, 3, padding=1)
+
+    def fuse(self, p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor, p3: torch.Tensor) -> torch.Tensor:
+        """Windows (N,64,61,61), (N,256,31,31), (N,512,15,15), corr vector (N,256,1,1) -> (N,1,127,127) logits."""
+        out = self.deconv(p3)
+        out = self.post0(_upsample(self.h2(out) + self.v2(p2), 31))
+        out = self.post1(_upsample(self.h1(out) + self.v1(p1), 61))
+        return self.post2(_upsample(self.h0(out) + self.v0(p0), OUTPUT_SIZE))
+
+    def forward(self, f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, corr: torch.Tensor,
+                pos: tuple[int, int]) -> torch.Tensor:
+        """Refine logits (N,1,127,127) at score-map position pos = (row y, col x)."""
+        y, x = pos
+        p0, p1, p2 = (crop_window(f, w, pos) for f, w in zip((f0, f1, f2), WINDOWS, strict=True))
+        p3 = corr[:, :, y:y + 1, x:x + 1]
+        return self.fuse(p0, p1, p2, p3)
+
+
+def _upsample(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Legacy nearest upsampling (source index floor(dst * in / out)), as deprecated F.upsample did."""
+    return F.interpolate(x, size=(size, size), mode="nearest")
