@@ -1,0 +1,1 @@
+"""Subcommands of the `attsiammask` command; each module exposes `register(subparsers)`."""

@@ -1,0 +1,17 @@
+"""Weights: safe reading of official SiamMask checkpoints (both key layouts) and our safetensors format."""
+from .checkpoints import (
+    FOOLWOOD_PREFIXES,
+    Mismatch,
+    WeightsError,
+    detect_layout,
+    load_checkpoint,
+    load_state_strict,
+    normalise_keys,
+    read_torch_file,
+    unwrap_state_dict,
+)
+from .store import is_safetensors, load_any, load_weights, read_weights, save_weights
+
+__all__ = ["FOOLWOOD_PREFIXES", "Mismatch", "WeightsError", "detect_layout", "is_safetensors", "load_any",
+           "load_checkpoint", "load_state_strict", "load_weights", "normalise_keys", "read_torch_file",
+           "read_weights", "save_weights", "unwrap_state_dict"]
