@@ -1,0 +1,190 @@
+"""Typed, frozen configuration for the tracker and the attention step, and the named tracker presets."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+
+__all__ = ["AttentionConfig", "TrackerConfig", "DEFAULT_PRESET", "PRESETS", "preset", "preset_names"]
+
+
+def _require(ok: bool, cls: str, message: str) -> None:
+    """Raise a ValueError naming the config class when a check fails."""
+    if not ok:
+        raise ValueError(f"{cls}: {message}")
+
+
+def _check_finite(obj: object) -> None:
+    """Reject NaN/inf in any float field."""
+    for f in fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{type(obj).__name__}: {f.name} must be finite, got {value}")
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracking-step parameters (spec sections 2, 6, 8, 10) plus our loss/recovery extension.
+
+    The loss logic: when the best raw score stays below ``lost_threshold`` for ``lost_frames`` frames in a
+    row the state becomes "lost"; while lost the search side is multiplied by ``lost_search_factor``, the
+    window influence by ``lost_window_factor`` and the state is held still; the state returns to
+    "tracking" on the first frame whose score reaches ``recover_threshold``. ``lost_threshold=0`` disables
+    it (the step is then exactly the reference step on every frame).
+    """
+
+    penalty_k: float = 0.10
+    window_influence: float = 0.41
+    lr: float = 0.32
+    mask_threshold: float = 0.15
+    context_amount: float = 0.5
+    exemplar_size: int = 127
+    instance_size: int = 255
+    stride: int = 8
+    base_size: int = 8
+    ratios: tuple[float, ...] = (0.33, 0.5, 1.0, 2.0, 3.0)
+    scales: tuple[float, ...] = (8.0,)
+    score_size: int = 25
+    min_size: float = 10.0
+    min_contour_area: float = 100.0
+    lost_threshold: float = 0.3
+    lost_frames: int = 5
+    recover_threshold: float = 0.5
+    lost_search_factor: float = 2.0
+    lost_window_factor: float = 0.5
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
+        object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
+        _check_finite(self)
+        _require(self.penalty_k >= 0, name, f"penalty_k must be >= 0, got {self.penalty_k}")
+        _require(0 <= self.window_influence <= 1, name, f"window_influence must be in [0, 1], got "
+                 f"{self.window_influence}")
+        _require(0 < self.lr <= 1, name, f"lr must be in (0, 1], got {self.lr}")
+        _require(0 <= self.mask_threshold < 1, name, f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
+        _require(self.context_amount >= 0, name, f"context_amount must be >= 0, got {self.context_amount}")
+        for key in ("exemplar_size", "instance_size", "stride", "base_size", "score_size", "lost_frames"):
+            value = getattr(self, key)
+            _require(isinstance(value, int) and not isinstance(value, bool) and value > 0, name,
+                     f"{key} must be a positive int, got {value!r}")
+        _require(self.instance_size > self.exemplar_size, name, "instance_size must exceed exemplar_size")
+        expected = (self.instance_size - self.exemplar_size) // self.stride + 1 + self.base_size
+        _require(self.score_size == expected, name, f"score_size must be (instance - exemplar) // stride + 1 + "
+                 f"base_size = {expected}, got {self.score_size}")
+        _require(len(self.ratios) > 0 and all(0 < r < math.inf for r in self.ratios), name,
+                 "ratios must be non-empty, finite, > 0")
+        _require(len(self.scales) > 0 and all(0 < s < math.inf for s in self.scales), name,
+                 "scales must be non-empty, finite, > 0")
+        _require(self.min_size > 0, name, f"min_size must be > 0, got {self.min_size}")
+        _require(self.min_contour_area >= 0, name, "min_contour_area must be >= 0")
+        _require(0 <= self.lost_threshold <= 1, name, f"lost_threshold must be in [0, 1], got {self.lost_threshold}")
+        _require(self.lost_threshold <= self.recover_threshold <= 1, name,
+                 f"recover_threshold must be in [lost_threshold, 1], got {self.recover_threshold}")
+        _require(self.lost_search_factor >= 1, name, f"lost_search_factor must be >= 1, got {self.lost_search_factor}")
+        _require(0 <= self.lost_window_factor <= 1, name,
+                 f"lost_window_factor must be in [0, 1], got {self.lost_window_factor}")
+
+    @property
+    def anchor_num(self) -> int:
+        """Anchors per score-map position."""
+        return len(self.ratios) * len(self.scales)
+
+
+_NORMALISATIONS = ("minmax", "max")
+_LEVELS = ("neck", "kernels")
+_PART_FEATURES = ("template", "backbone")
+_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """The Att-SiamMask attention step (paper 4.2-4.3); the choices the paper leaves open, with defaults.
+
+    - ``strength`` a: the template features become f * (1 + a * A) with A in [0, 1].
+    - ``normalisation``: "minmax" maps the correlation to [0, 1] by (z - min) / (max - min);
+      "max" uses max(z, 0) / max(z).
+    - ``level``: "neck" weights the 7x7 template feature before the kernel convs; "kernels" weights the
+      three 5x5 template kernels (A's centre 5x5) after them.
+    - ``part_features``: how f(K) is obtained. "template" cuts K's cells out of the template feature map
+      (no extra forward pass; the paper: "the features of the target location can be reused");
+      "backbone" runs the backbone and neck on K's pixels cut from the template crop (at least
+      ``backbone_min_side`` pixels, centred on K).
+    - ``renormalise``: rescale the weighted features to the L2 norm of the unweighted ones, so the
+      attention changes where the template responds, not how strongly (keeps the score scale).
+    - Candidate grid: windows of ``part_fraction`` of the target size, stride ``stride_fraction`` of it
+      (0.5 and 0.25 give the paper's 3x3 grid).
+    - HOG (scikit-image): the target patch is resized to ``hog_size`` x ``hog_size`` pixels first.
+    """
+
+    enabled: bool = True
+    strength: float = 0.5
+    normalisation: str = "minmax"
+    level: str = "neck"
+    part_features: str = "template"
+    renormalise: bool = True
+    part_fraction: float = 0.5
+    stride_fraction: float = 0.25
+    hog_size: int = 64
+    hog_orientations: int = 9
+    hog_pixels_per_cell: int = 8
+    hog_cells_per_block: int = 2
+    hog_block_norm: str = "L2-Hys"
+    backbone_min_side: int = 31
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        _check_finite(self)
+        _require(isinstance(self.enabled, bool), name, f"enabled must be a bool, got {self.enabled!r}")
+        _require(isinstance(self.renormalise, bool), name, f"renormalise must be a bool, got {self.renormalise!r}")
+        _require(self.strength >= 0, name, f"strength must be >= 0, got {self.strength}")
+        _require(self.normalisation in _NORMALISATIONS, name,
+                 f"normalisation must be one of {_NORMALISATIONS}, got {self.normalisation!r}")
+        _require(self.level in _LEVELS, name, f"level must be one of {_LEVELS}, got {self.level!r}")
+        _require(self.part_features in _PART_FEATURES, name,
+                 f"part_features must be one of {_PART_FEATURES}, got {self.part_features!r}")
+        _require(0 < self.part_fraction <= 1, name, f"part_fraction must be in (0, 1], got {self.part_fraction}")
+        _require(0 < self.stride_fraction <= 1, name,
+                 f"stride_fraction must be in (0, 1], got {self.stride_fraction}")
+        steps = (1 - self.part_fraction) / self.stride_fraction
+        _require(abs(steps - round(steps)) < 1e-6, name,
+                 "(1 - part_fraction) / stride_fraction must be a whole number so the windows tile the target")
+        for key in ("hog_size", "hog_orientations", "hog_pixels_per_cell", "hog_cells_per_block",
+                    "backbone_min_side"):
+            value = getattr(self, key)
+            _require(isinstance(value, int) and not isinstance(value, bool) and value > 0, name,
+                     f"{key} must be a positive int, got {value!r}")
+        _require(self.hog_size >= self.hog_pixels_per_cell * self.hog_cells_per_block, name,
+                 "hog_size must hold at least one HOG block")
+        _require(self.hog_block_norm in _BLOCK_NORMS, name,
+                 f"hog_block_norm must be one of {_BLOCK_NORMS}, got {self.hog_block_norm!r}")
+
+    @property
+    def grid(self) -> int:
+        """Candidate windows per axis (3 for the paper's values)."""
+        return int(round((1 - self.part_fraction) / self.stride_fraction)) + 1
+
+
+DEFAULT_PRESET = "r50_l3"
+
+PRESETS: MappingProxyType[str, TrackerConfig] = MappingProxyType({
+    # pysot experiments/siammask_r50_l3 (= foolwood config_vot18, "SiamMask-LD")
+    "r50_l3": TrackerConfig(penalty_k=0.10, window_influence=0.41, lr=0.32, mask_threshold=0.15),
+    # foolwood config_vot.json
+    "vot": TrackerConfig(penalty_k=0.04, window_influence=0.42, lr=0.25, mask_threshold=0.30),
+    # foolwood config_davis.json
+    "davis": TrackerConfig(penalty_k=0.04, window_influence=0.40, lr=1.0, mask_threshold=0.35),
+})
+
+
+def preset_names() -> tuple[str, ...]:
+    """Names accepted by `preset`."""
+    return tuple(PRESETS)
+
+
+def preset(name: str) -> TrackerConfig:
+    """The tracker configuration of a named preset; ValueError naming the valid presets otherwise."""
+    try:
+        return PRESETS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown tracker preset {name!r}; choose one of {', '.join(PRESETS)}") from None

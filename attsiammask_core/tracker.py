@@ -1,0 +1,251 @@
+"""The tracker: holds the per-target state, runs the SiamMask step (spec section 8); the model only computes.
+
+Public API: ``Tracker.create(variant, weights, device, attention, config)``, ``init(frame, box)`` and
+``track(frame) -> TrackResult``. Frames are H x W x 3 uint8 BGR; boxes are (x, y, w, h), 0-based, top-left.
+"""
+from __future__ import annotations
+
+import math
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from attsiammask_core import geometry as geo
+from attsiammask_core.attention import TemplateAttention, attended_kernels, attention_map, target_box_in_template_xywh
+from attsiammask_core.config import DEFAULT_PRESET, AttentionConfig, TrackerConfig, preset
+
+__all__ = ["TrackResult", "Tracker", "resolve_device", "resolve_tracker_config", "resolve_attention_config"]
+
+TRACKING = "tracking"
+LOST = "lost"
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One frame's output: box (x, y, w, h) from the RPN state, polygon (4, 2), mask (H x W bool), score, state."""
+
+    box: tuple[float, float, float, float]
+    polygon: np.ndarray
+    mask: np.ndarray
+    score: float
+    state: str
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """"cpu", "cuda", "cuda:N" or "auto"; CUDA asked for but absent falls back to the CPU with a warning."""
+    name = str(device).strip().lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    match = re.fullmatch(r"cuda(?::(\d+))?", name)
+    if match is None:
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'")
+    if not torch.cuda.is_available():
+        warnings.warn(f"device {device!r} requested but CUDA is not available; running on the CPU", stacklevel=3)
+        return torch.device("cpu")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) present")
+    return torch.device(name)
+
+
+def resolve_tracker_config(config: TrackerConfig | str | None) -> TrackerConfig:
+    """None -> the default preset; a name -> that preset; a TrackerConfig as it is."""
+    if config is None:
+        return preset(DEFAULT_PRESET)
+    if isinstance(config, str):
+        return preset(config)
+    if isinstance(config, TrackerConfig):
+        return config
+    raise TypeError(f"config must be a TrackerConfig, a preset name or None, got {type(config).__name__}")
+
+
+def resolve_attention_config(attention: bool | AttentionConfig) -> AttentionConfig:
+    """True/False -> the default AttentionConfig on/off; an AttentionConfig as it is."""
+    if isinstance(attention, bool):
+        return AttentionConfig(enabled=attention)
+    if isinstance(attention, AttentionConfig):
+        return attention
+    raise TypeError(f"attention must be a bool or an AttentionConfig, got {type(attention).__name__}")
+
+
+def _check_frame(frame: Any) -> np.ndarray:
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame must be a numpy array (H x W x 3 uint8 BGR), got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8 (H x W x 3 BGR), got dtype {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise ValueError(f"frame must be H x W x 3 (BGR), got shape {frame.shape}")
+    return frame
+
+
+def _check_box(box: Any, frame_hw: tuple[int, int]) -> np.ndarray:
+    try:
+        values = np.asarray(box, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be 4 numbers (x, y, w, h), got {box!r}") from None
+    if values.shape != (4,):
+        raise ValueError(f"box must be 4 numbers (x, y, w, h), got shape {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"box must be finite, got {values.tolist()}")
+    if values[2] <= 0 or values[3] <= 0:
+        raise ValueError(f"box width and height must be > 0, got {values[2]} x {values[3]}")
+    clipped = geo.clip_xywh_to_frame(values, frame_hw)
+    if clipped is None:
+        raise ValueError(f"box {values.tolist()} lies outside the {frame_hw[1]}x{frame_hw[0]} frame")
+    return clipped
+
+
+class Tracker:
+    """Single-object Att-SiamMask tracker around a SiamMask-like model (features/template/search/refine)."""
+
+    def __init__(self, model: Any, config: TrackerConfig | str | None = None,
+                 attention: bool | AttentionConfig = True, device: str | torch.device = "cpu") -> None:
+        self.config = resolve_tracker_config(config)
+        self.attention_config = resolve_attention_config(attention)
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        cfg = self.config
+        self._anchors = geo.anchors_cxcywh(cfg.stride, cfg.ratios, cfg.scales, cfg.score_size)
+        self._window = geo.hann_window(cfg.score_size, cfg.anchor_num)
+        self._kernels: Any = None
+        self._pad = np.zeros(3, dtype=np.uint8)
+        self._state = np.zeros(4, dtype=np.float64)  # cx, cy, w, h
+        self._low_count = 0
+        self._lost = False
+        self.attention: TemplateAttention | None = None
+        self.last_timings: dict[str, float] = {}
+
+    @classmethod
+    def create(cls, variant: str = "r50", weights: str | Path | None = None, device: str | torch.device = "cpu",
+               attention: bool | AttentionConfig = True, config: TrackerConfig | str | None = None,
+               random_init: bool = False) -> Tracker:
+        """Build the model of ``variant``, load ``weights`` (official .pth or our .safetensors) and wrap it.
+
+        ``random_init=True`` (tests and benchmarks only) keeps random weights when no file is given.
+        """
+        from attsiammask_core.models import build_model
+        from attsiammask_core.weights import load_any
+
+        if weights is not None and random_init:
+            raise ValueError("give either weights or random_init=True, not both")
+        tracker_config = resolve_tracker_config(config)
+        attention_config = resolve_attention_config(attention)
+        target_device = resolve_device(device)
+        model = build_model(variant)
+        if weights is not None:
+            load_any(weights, model, variant=variant)
+        elif not random_init:
+            raise ValueError(f"variant {variant!r} has no embedded weights: pass weights=<path> to an official "
+                             "SiamMask checkpoint (SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, pysot "
+                             "model.pth) or our .safetensors file (random_init=True only for tests/benchmarks)")
+        return cls(model, config=tracker_config, attention=attention_config, device=target_device)
+
+    @property
+    def state(self) -> str:
+        """"tracking" or "lost" (of the last frame)."""
+        return LOST if self._lost else TRACKING
+
+    @property
+    def initialised(self) -> bool:
+        """True once init() has run."""
+        return self._kernels is not None
+
+    def _to_tensor(self, crop: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device)
+        return tensor.permute(2, 0, 1).unsqueeze(0).to(torch.float32).contiguous()
+
+    def init(self, frame: np.ndarray, box: Any) -> None:
+        """Start tracking the target in ``box`` (x, y, w, h; clipped to the frame) of ``frame``."""
+        frame = _check_frame(frame)
+        xywh = _check_box(box, frame.shape[:2])
+        cfg = self.config
+        self._state = geo.xywh_to_cxcywh(xywh)
+        self._pad = geo.channel_mean_uint8(frame)
+        side = max(geo.template_crop_side(self._state[2:], cfg.context_amount), 1)
+        crop = geo.crop_square(frame, self._state[:2], side, cfg.exemplar_size, self._pad)
+        with torch.inference_mode():
+            zf = self.model.template_features(self._to_tensor(crop))
+            if self.attention_config.enabled:
+                target = target_box_in_template_xywh(self._state[2:], side, cfg.exemplar_size)
+                self.attention = attention_map(self.model, zf, crop, target, self.attention_config, cfg.stride)
+                self._kernels = attended_kernels(self.model, zf, self.attention, self.attention_config)
+            else:
+                self.attention = None
+                self._kernels = self.model.template_kernels(zf)
+        self._low_count = 0
+        self._lost = False
+
+    def track(self, frame: np.ndarray) -> TrackResult:
+        """One tracking step (spec section 8, pysot order: clip before the mask), plus the loss/recovery logic."""
+        if self._kernels is None:
+            raise RuntimeError("call init(frame, box) before track(frame)")
+        frame = _check_frame(frame)
+        cfg = self.config
+        t0 = time.perf_counter()
+        was_lost = self._lost
+        widen = cfg.lost_search_factor if was_lost else 1.0
+        influence = cfg.window_influence * (cfg.lost_window_factor if was_lost else 1.0)
+        scale_z, s_x = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
+                                        widen)
+        crop_box = geo.search_crop_box_xywh(self._state[:2], s_x)
+        crop = geo.crop_square(frame, self._state[:2], s_x, cfg.instance_size, self._pad)
+        t1 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.search(self._to_tensor(crop), self._kernels)
+            score = torch.softmax(out.cls[0].reshape(2, -1), dim=0)[1].cpu().numpy().astype(np.float64)
+            deltas = out.loc[0].reshape(4, -1).cpu().numpy()
+        t2 = time.perf_counter()
+        boxes = geo.decode_deltas_cxcywh(deltas, self._anchors)
+        penalty = geo.scale_ratio_penalty(boxes[:, 2:], self._state[2:], scale_z, cfg.penalty_k)
+        pscore = geo.blend_window(penalty * score, self._window, influence)
+        best = int(np.argmax(pscore))
+        best_score = float(score[best])
+
+        if was_lost and best_score < cfg.recover_threshold:
+            return self._lost_result(frame, best_score, {"crop": t1 - t0, "network": t2 - t1, "refine": 0.0,
+                                                         "post": time.perf_counter() - t2})
+        self._low_count = self._low_count + 1 if best_score < cfg.lost_threshold else 0
+        self._lost = False
+        lr = penalty[best] * score[best] * cfg.lr
+        cx, cy, w, h = boxes[best] / scale_z
+        new_w = self._state[2] * (1 - lr) + w * lr
+        new_h = self._state[3] * (1 - lr) + h * lr
+        self._state = geo.clip_state_cxcywh((self._state[0] + cx, self._state[1] + cy, new_w, new_h),
+                                            frame.shape[:2], cfg.min_size)
+        if self._low_count >= cfg.lost_frames:
+            self._lost = True
+            return self._lost_result(frame, best_score, {"crop": t1 - t0, "network": t2 - t1, "refine": 0.0,
+                                                         "post": time.perf_counter() - t2})
+
+        _, y, x = np.unravel_index(best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
+        t3 = time.perf_counter()
+        with torch.inference_mode():
+            prob = torch.sigmoid(self.model.refine(out, (int(y), int(x))))[0].cpu().numpy()
+        t4 = time.perf_counter()
+        source = geo.mask_source_box_xywh(crop_box, (int(y), int(x)), cfg.stride, cfg.base_size, cfg.exemplar_size,
+                                          cfg.instance_size)
+        prob_frame = geo.mask_to_frame(prob, source, frame.shape[:2])
+        polygon = geo.mask_polygon(prob_frame, cfg.mask_threshold, self._state, cfg.min_contour_area)
+        result = TrackResult(box=self._box(), polygon=polygon, mask=prob_frame > cfg.mask_threshold,
+                             score=best_score, state=TRACKING)
+        self.last_timings = {"crop": t1 - t0, "network": t2 - t1, "refine": t4 - t3,
+                             "post": (t3 - t2) + (time.perf_counter() - t4)}
+        return result
+
+    def _box(self) -> tuple[float, float, float, float]:
+        x, y, w, h = geo.cxcywh_to_xywh(self._state)
+        return (float(x), float(y), float(w), float(h))
+
+    def _lost_result(self, frame: np.ndarray, score: float, timings: dict[str, float]) -> TrackResult:
+        """While lost: the held box, its axis-aligned polygon and an empty mask."""
+        self.last_timings = timings
+        return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._state),
+                           mask=np.zeros(frame.shape[:2], dtype=bool), score=score if math.isfinite(score) else 0.0,
+                           state=LOST)
