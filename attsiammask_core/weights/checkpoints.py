@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ FOOLWOOD_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 OPTIONAL_SUFFIX = "num_batches_tracked"
 _SHOWN = 5
+# Reasons the weights-only unpickler gives when a file asks for a callable or a non-allowed class.
+_REFUSED = re.compile(r"global|reduce|can only (create|build)", re.IGNORECASE)
 
 
 class WeightsError(ValueError):
@@ -61,15 +64,24 @@ def read_torch_file(path: str | Path) -> object:
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        # A file object, not the path: torch.load would route any '*.safetensors' name to safetensors by suffix.
+        with path.open("rb") as f:
+            return torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights only" in str(err).lower():
+        detail = _unpickler_detail(err)
+        if _REFUSED.search(detail):
             raise WeightsError(f"{path}: refused, the file holds pickled objects other than tensors and plain "
-                               "containers (loading it could execute code); nothing was run") from None
-        raise WeightsError(f"{path}: not a readable torch checkpoint ({_first_line(err)})") from None
+                               f"containers (loading it could execute code); nothing was run ({detail})") from None
+        raise WeightsError(f"{path}: not a readable torch checkpoint, truncated or corrupt? ({detail})") from None
     except Exception as err:  # torch raises RuntimeError, EOFError, ValueError, ... for truncated or foreign files
         raise WeightsError(f"{path}: not a readable torch checkpoint, truncated or corrupt? "
                            f"({type(err).__name__}: {_first_line(err)})") from None
+
+
+def _unpickler_detail(err: pickle.UnpicklingError) -> str:
+    """The weights-only unpickler's own reason (the line after 'WeightsUnpickler error:'), else the first line."""
+    match = re.search(r"WeightsUnpickler error:\s*(.+)", str(err))
+    return match.group(1).strip() if match else _first_line(err)
 
 
 def _first_line(err: BaseException) -> str:

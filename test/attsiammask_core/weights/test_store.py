@@ -1,0 +1,126 @@
+"""Our safetensors weights format, format detection in load_any, and the `attsiammask convert` command."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from attsiammask_core.commands.convert import register
+from attsiammask_core.models import build_model
+from attsiammask_core.models.siammask import SiamMask
+from attsiammask_core.weights import (
+    WeightsError,
+    is_safetensors,
+    load_any,
+    load_weights,
+    read_weights,
+    save_weights,
+)
+
+
+@pytest.fixture(scope="module")
+def source() -> SiamMask:
+    """A model with non-default weights and BN statistics, to tell a load from a fresh build."""
+    torch.manual_seed(3)
+    model = build_model("r50")
+    with torch.no_grad():
+        for value in model.state_dict().values():
+            if value.is_floating_point():
+                value.copy_(torch.randn_like(value))
+            else:
+                value.fill_(7)
+    return model
+
+
+def _assert_same(a: SiamMask, b: SiamMask) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for key in sa:
+        assert sa[key].dtype == sb[key].dtype and torch.equal(sa[key], sb[key]), key
+
+
+def test_save_and_load_weights_round_trip(tmp_path, source):
+    path = tmp_path / "r50.safetensors"
+    assert save_weights(source, path, {"variant": "r50", "note": "test"}) == 356
+    assert is_safetensors(path)
+    tensors, metadata = read_weights(path)
+    assert len(tensors) == 356
+    assert metadata["variant"] == "r50" and metadata["note"] == "test" and metadata["format"]
+    model = load_weights(path, "r50")
+    assert not model.training
+    _assert_same(model, source)
+    fresh = build_model("r50")
+    assert load_any(path, fresh, variant="r50") == "safetensors"
+    _assert_same(fresh, source)
+
+
+def test_variant_metadata_is_checked(tmp_path, source):
+    path = tmp_path / "lite.safetensors"
+    save_weights(source, path, {"variant": "lite"})
+    with pytest.raises(WeightsError, match="variant 'lite', not 'r50'"):
+        load_weights(path, "r50")
+    with pytest.raises(WeightsError, match="variant 'lite', not 'r50'"):
+        load_any(path, build_model("r50"), variant="r50")
+    with pytest.raises(WeightsError, match="'variant'"):
+        save_weights(source, tmp_path / "x.safetensors", {"note": "no variant"})
+
+
+def test_foreign_safetensors_with_official_names(tmp_path, source):
+    """A safetensors file without our metadata, in the foolwood layout: load_any maps it; load_weights refuses."""
+    renamed = {k.replace("backbone.", "features.features.", 1): v.contiguous() for k, v in source.state_dict().items()}
+    path = tmp_path / "foreign.safetensors"
+    save_file(renamed, path)
+    model = build_model("r50")
+    assert load_any(path, model) == "safetensors"
+    _assert_same(model, source)
+    with pytest.raises(WeightsError, match="no 'variant'"):
+        load_weights(path, "r50")
+
+
+def test_detection_is_by_content_not_suffix(tmp_path, source):
+    pth = tmp_path / "really_torch.safetensors"
+    torch.save(source.state_dict(), pth)
+    assert not is_safetensors(pth)
+    model = build_model("r50")
+    assert load_any(pth, model) == "pysot"
+    _assert_same(model, source)
+
+
+def test_corrupt_safetensors(tmp_path, source):
+    path = tmp_path / "r50.safetensors"
+    save_weights(source, path, {"variant": "r50"})
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 3])
+    with pytest.raises(WeightsError):
+        load_weights(path, "r50")
+
+
+def _run_convert(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="attsiammask")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["convert", *argv])
+    return args.func(args)
+
+
+def test_convert_command(tmp_path, source, capsys):
+    src = tmp_path / "SiamMask_VOT.pth"
+    state = {"module." + k.replace("rpn_head.", "rpn_model.", 1): v for k, v in source.state_dict().items()}
+    torch.save({"state_dict": state, "epoch": 1}, src)
+    dst = tmp_path / "out.safetensors"
+    assert _run_convert(str(src), str(dst), "--variant", "r50") == 0
+    printed = capsys.readouterr().out
+    assert "356 keys" in printed and "foolwood" in printed
+    _assert_same(load_weights(dst, "r50"), source)
+    assert read_weights(dst)[1]["source"] == "SiamMask_VOT.pth"
+
+
+def test_convert_reports_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"garbage")
+    assert _run_convert(str(bad), str(tmp_path / "out.safetensors")) == 1
+    assert "not a readable torch checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "out.safetensors").exists()
+    assert _run_convert(str(bad), str(tmp_path / "out.safetensors"), "--variant", "nope") == 1
+    assert "unknown model variant" in capsys.readouterr().err
