@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from torch import nn
+
 from .heads import DepthwiseXCorrHead, RPNHead, mask_head, xcorr_depthwise
 from .neck import AdjustLayer, Neck
 from .refine import Refine
@@ -10,8 +12,9 @@ from .resnet50 import ResNet50
 from .siammask import SearchOutput, SiamMask, TemplateKernels, TrainingOutput
 
 
-def assemble(backbone: ResNet50, neck_channels: int = 256, anchor_num: int = 5) -> SiamMask:
-    """SiamMask around any backbone exposing `out_channels` for (f0, f1, f2, f3)."""
+def assemble(backbone: nn.Module, neck_channels: int = 256, anchor_num: int = 5) -> SiamMask:
+    """SiamMask around any backbone exposing `out_channels` of (f0, f1, f2, f3); for a 255 search crop the
+    refine windows expect f0/f1/f2 at 125/63/31 and f3 at 31 (15 for the 127 template)."""
     c0, c1, c2, c3 = backbone.out_channels
     return SiamMask(backbone=backbone,
                     neck=Neck(c3, neck_channels),

@@ -78,6 +78,17 @@ def test_round_trip_every_wrapper_form(tmp_path, states, model, layout, wrapper,
             assert loaded[key].dtype == value.dtype and torch.equal(loaded[key], value), key
 
 
+@pytest.mark.parametrize("layout", ["pysot", "foolwood"])
+def test_legacy_non_zip_serialisation(tmp_path, states, model, layout):
+    """Files saved by old PyTorch (0.4-1.5, as the released SiamMask .pth) use the legacy non-zip format."""
+    path = tmp_path / "old.pth"
+    torch.save(_wrap(states[layout], "state_dict", True, True), path, _use_new_zipfile_serialization=False)
+    assert path.read_bytes()[:2] == b"\x80\x02"  # a plain pickle stream, not a zip archive
+    assert load_any(path, model) == layout
+    for key, value in states["pysot"].items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
 def test_detect_layout(states):
     assert detect_layout(states["pysot"]) == "pysot"
     assert detect_layout(states["foolwood"]) == "foolwood"
