@@ -55,12 +55,15 @@ def candidate_windows_xywh(patch_wh: tuple[float, float], config: AttentionConfi
 
 
 def hog_descriptor(patch: np.ndarray, config: AttentionConfig = _DEFAULT) -> np.ndarray:
-    """scikit-image HOG of the patch resized to hog_size x hog_size (colour: strongest channel gradient)."""
+    """scikit-image HOG of the patch resized to hog_size x hog_size (colour: strongest channel gradient).
+
+    With the default one-block layout the descriptor is the cell histograms under one global normalisation.
+    """
     side = config.hog_size
     resized = cv2.resize(np.ascontiguousarray(patch), (side, side), interpolation=cv2.INTER_LINEAR)
     return hog(resized, orientations=config.hog_orientations,
                pixels_per_cell=(config.hog_pixels_per_cell, config.hog_pixels_per_cell),
-               cells_per_block=(config.hog_cells_per_block, config.hog_cells_per_block),
+               cells_per_block=(config.cells_per_block, config.cells_per_block),
                block_norm=config.hog_block_norm, feature_vector=True,
                channel_axis=-1 if resized.ndim == 3 else None).astype(np.float64)
 
@@ -77,7 +80,7 @@ def _check_patch(patch: Any) -> np.ndarray:
 
 
 def find_essential_part(target_patch: np.ndarray, config: AttentionConfig = _DEFAULT) -> EssentialPart:
-    """Paper eq. 6: k = argmin_i HOG(T) . HOG(T_m(i)), T_m(i) = T with window i set to zero."""
+    """Paper eq. 6: k = argmin_i HOG(T) . HOG(T_m(i)), T_m(i) = T with window i set to zero (see mask_fill)."""
     patch = _check_patch(target_patch)
     height, width = patch.shape[:2]
     windows = candidate_windows_xywh((width, height), config)
@@ -87,7 +90,8 @@ def find_essential_part(target_patch: np.ndarray, config: AttentionConfig = _DEF
     edges[:, 3] = np.clip(np.maximum(edges[:, 3], edges[:, 1] + 1), 0, height)
     masked = np.repeat(patch[None], len(windows), axis=0)
     for i, (x0, y0, x1, y1) in enumerate(edges):  # 9 windows, once per target
-        masked[i, y0:y1, x0:x1] = 0
+        window = masked[i, y0:y1, x0:x1]
+        window[...] = 0 if config.mask_fill == "zero" else np.mean(window, axis=(0, 1)).astype(patch.dtype)
     reference = hog_descriptor(patch, config)
     descriptors = np.stack([hog_descriptor(m, config) for m in masked])
     scores = descriptors @ reference
