@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from attsiammask_core import __version__
+from attsiammask_core.commands import bench, convert, track
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -27,7 +28,8 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     sub.add_parser("info", help="print versions and available devices").set_defaults(func=_info)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_info]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_info, track.register, convert.register, bench.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -198,10 +198,13 @@ class Tracker:
         crop = geo.crop_square(frame, self._state[:2], s_x, cfg.instance_size, self._pad)
         t1 = time.perf_counter()
         with torch.inference_mode():
-            out = self.model.search(self._to_tensor(crop), self._kernels)
+            feats = self.model.search_features(self._to_tensor(crop))
+            t_backbone = time.perf_counter()
+            out = self.model.search_heads(feats, self._kernels)
             score = torch.softmax(out.cls[0].reshape(2, -1), dim=0)[1].cpu().numpy().astype(np.float64)
             deltas = out.loc[0].reshape(4, -1).cpu().numpy()
         t2 = time.perf_counter()
+        network = {"backbone": t_backbone - t1, "heads": t2 - t_backbone}
         boxes = geo.decode_deltas_cxcywh(deltas, self._anchors)
         penalty = geo.scale_ratio_penalty(boxes[:, 2:], self._state[2:], scale_z, cfg.penalty_k)
         pscore = geo.blend_window(penalty * score, self._window, influence)
@@ -209,7 +212,7 @@ class Tracker:
         best_score = float(score[best])
 
         if was_lost and best_score < cfg.recover_threshold:
-            return self._lost_result(frame, best_score, {"crop": t1 - t0, "network": t2 - t1, "refine": 0.0,
+            return self._lost_result(frame, best_score, {"crop": t1 - t0, **network, "refine": 0.0,
                                                          "post": time.perf_counter() - t2})
         self._low_count = self._low_count + 1 if best_score < cfg.lost_threshold else 0
         self._lost = False
@@ -221,7 +224,7 @@ class Tracker:
                                             frame.shape[:2], cfg.min_size)
         if self._low_count >= cfg.lost_frames:
             self._lost = True
-            return self._lost_result(frame, best_score, {"crop": t1 - t0, "network": t2 - t1, "refine": 0.0,
+            return self._lost_result(frame, best_score, {"crop": t1 - t0, **network, "refine": 0.0,
                                                          "post": time.perf_counter() - t2})
 
         _, y, x = np.unravel_index(best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
@@ -235,7 +238,7 @@ class Tracker:
         polygon = geo.mask_polygon(prob_frame, cfg.mask_threshold, self._state, cfg.min_contour_area)
         result = TrackResult(box=self._box(), polygon=polygon, mask=prob_frame > cfg.mask_threshold,
                              score=best_score, state=TRACKING)
-        self.last_timings = {"crop": t1 - t0, "network": t2 - t1, "refine": t4 - t3,
+        self.last_timings = {"crop": t1 - t0, **network, "refine": t4 - t3,
                              "post": (t3 - t2) + (time.perf_counter() - t4)}
         return result
 

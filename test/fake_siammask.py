@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attsiammask_core.models.siammask import SearchOutput, TemplateKernels
+from attsiammask_core.models.siammask import SearchFeatures, SearchOutput, TemplateKernels
 
 
 class PlantedModel(nn.Module):
@@ -43,14 +43,21 @@ class PlantedModel(nn.Module):
     def template_kernels(self, zf: torch.Tensor) -> TemplateKernels:
         return TemplateKernels(cls=zf[..., 1:6, 1:6] + 0, loc=zf[..., 1:6, 1:6] * 2, mask=zf[..., 1:6, 1:6] * 3)
 
-    def search(self, x: torch.Tensor, kernels: TemplateKernels) -> SearchOutput:
+    def search_features(self, x: torch.Tensor) -> SearchFeatures:
         assert x.shape == (1, 3, 255, 255) and x.dtype == torch.float32
         self.search_devices.append(x.device)
+        zeros = x.new_zeros(1, 1, 1, 1)
+        return SearchFeatures(xf=x.new_zeros(1, 256, 31, 31), f0=zeros, f1=zeros, f2=zeros)
+
+    def search_heads(self, feats: SearchFeatures, kernels: TemplateKernels) -> SearchOutput:
         s = self.score_size
         cls = torch.cat([torch.zeros_like(self.fg), self.fg]).reshape(1, 2 * self.anchor_num, s, s)
         loc = self.deltas.reshape(1, 4 * self.anchor_num, s, s).clone()
-        zeros = x.new_zeros(1, 1, 1, 1)
-        return SearchOutput(cls=cls, loc=loc, mask_corr=x.new_zeros(1, 256, s, s), f0=zeros, f1=zeros, f2=zeros)
+        return SearchOutput(cls=cls, loc=loc, mask_corr=feats.xf.new_zeros(1, 256, s, s), f0=feats.f0, f1=feats.f1,
+                            f2=feats.f2)
+
+    def search(self, x: torch.Tensor, kernels: TemplateKernels) -> SearchOutput:
+        return self.search_heads(self.search_features(x), kernels)
 
     def refine(self, out: SearchOutput, pos: tuple[int, int]) -> torch.Tensor:
         self.refine_calls.append(pos)

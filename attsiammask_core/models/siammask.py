@@ -32,6 +32,16 @@ class SearchOutput:
 
 
 @dataclass
+class SearchFeatures:
+    """Search-crop features: neck output xf (1,256,31,31) and backbone f0-f2 for refine."""
+
+    xf: torch.Tensor
+    f0: torch.Tensor
+    f1: torch.Tensor
+    f2: torch.Tensor
+
+
+@dataclass
 class TrainingOutput:
     """Full outputs of `SiamMask.forward`, including the (N,3969,25,25) raw mask map."""
 
@@ -71,12 +81,20 @@ class SiamMask(nn.Module):
 
     def search(self, x: torch.Tensor, kernels: TemplateKernels) -> SearchOutput:
         """Per-frame pass: backbone, neck, search branches, xcorr, cls/loc heads (not the 3969-channel mask head)."""
+        return self.search_heads(self.search_features(x), kernels)
+
+    def search_features(self, x: torch.Tensor) -> SearchFeatures:
+        """First half of `search`: backbone and neck on the search crop."""
         f0, f1, f2, f3 = self.backbone(x)
-        xf = self.neck(f3, crop=False)
+        return SearchFeatures(xf=self.neck(f3, crop=False), f0=f0, f1=f1, f2=f2)
+
+    def search_heads(self, feats: SearchFeatures, kernels: TemplateKernels) -> SearchOutput:
+        """Second half of `search`: search branches, depthwise xcorr with the cached kernels, cls/loc 1x1 heads."""
+        xf = feats.xf
         cls = self.rpn_head.cls.head(self.rpn_head.cls.correlate(xf, kernels.cls))
         loc = self.rpn_head.loc.head(self.rpn_head.loc.correlate(xf, kernels.loc))
         mask_corr = self.mask_head.correlate(xf, kernels.mask)
-        return SearchOutput(cls=cls, loc=loc, mask_corr=mask_corr, f0=f0, f1=f1, f2=f2)
+        return SearchOutput(cls=cls, loc=loc, mask_corr=mask_corr, f0=feats.f0, f1=feats.f1, f2=feats.f2)
 
     def mask_logits(self, out: SearchOutput, pos: tuple[int, int]) -> torch.Tensor:
         """Raw (1,63,63) mask logits at pos = (row y, col x): the 1x1 mask head on that single 256-vector."""

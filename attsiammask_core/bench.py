@@ -1,0 +1,135 @@
+"""Latency measurement of `Tracker.track` on synthetic frames, with a per-stage split.
+
+Also times the reference formulation of the network step (template-side kernel convs and the full
+3969-channel mask head recomputed every frame, as the reference codebases do) on the same crops and
+reports how far its outputs are from ours, so the speed-up is shown together with the equality of results.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from attsiammask_core import geometry as geo
+from attsiammask_core.tracker import Tracker
+
+STAGES = ("crop", "backbone", "heads", "refine", "post")
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Median and 95th percentile of a list of durations, in milliseconds."""
+
+    median_ms: float
+    p95_ms: float
+
+    @staticmethod
+    def of(seconds: list[float]) -> LatencyStats:
+        values = np.asarray(seconds, dtype=np.float64) * 1000.0
+        return LatencyStats(float(np.median(values)), float(np.percentile(values, 95)))
+
+
+@dataclass
+class TrackBench:
+    """One configuration's result: whole track() step and each stage."""
+
+    label: str
+    step: LatencyStats
+    stages: dict[str, LatencyStats] = field(default_factory=dict)
+    init_ms: float = 0.0
+
+
+@dataclass
+class ReferenceComparison:
+    """Network time of our split step vs the reference formulation on the same crops, and output differences."""
+
+    ours: LatencyStats
+    reference: LatencyStats
+    max_abs_diff: dict[str, float]
+
+
+def synthetic_sequence(frames: int, size_wh: tuple[int, int] = (640, 480), seed: int = 0
+                       ) -> tuple[list[np.ndarray], tuple[float, float, float, float]]:
+    """A textured object drifting over a textured background; returns frames and the first box (x, y, w, h)."""
+    rng = np.random.default_rng(seed)
+    w, h = size_wh
+    background = rng.integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
+    background = np.ascontiguousarray(np.kron(background, np.ones((8, 8, 1), dtype=np.uint8)))
+    target = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    out = []
+    for i in range(frames):
+        frame = background.copy()
+        x, y = int(200 + 3 * i) % (w - 80), int(150 + 2 * i) % (h - 60)
+        frame[y:y + 60, x:x + 80] = target
+        out.append(frame)
+    return out, (200.0, 150.0, 80.0, 60.0)
+
+
+def bench_trackers(trackers: dict[str, Tracker], frames: list[np.ndarray], box: tuple[float, float, float, float],
+                   warmup: int = 3) -> list[TrackBench]:
+    """Init each tracker on the first frame, then track the rest, the trackers taking turns on every frame.
+
+    Taking turns exposes every configuration to the same machine load, so their difference is not drift.
+    The first `warmup` steps are not counted.
+    """
+    init_ms: dict[str, float] = {}
+    for label, tracker in trackers.items():
+        t0 = time.perf_counter()
+        tracker.init(frames[0], box)
+        init_ms[label] = (time.perf_counter() - t0) * 1000.0
+    steps: dict[str, list[float]] = {label: [] for label in trackers}
+    stages: dict[str, dict[str, list[float]]] = {label: {name: [] for name in STAGES} for label in trackers}
+    for i, frame in enumerate(frames[1:]):
+        for label, tracker in trackers.items():
+            t0 = time.perf_counter()
+            tracker.track(frame)
+            elapsed = time.perf_counter() - t0
+            if i < warmup:
+                continue
+            steps[label].append(elapsed)
+            for name in STAGES:
+                stages[label][name].append(tracker.last_timings.get(name, 0.0))
+    return [TrackBench(label, LatencyStats.of(steps[label]),
+                       {k: LatencyStats.of(v) for k, v in stages[label].items()}, init_ms[label])
+            for label in trackers]
+
+
+def _reference_search(model, zf: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The reference codebases' per-frame network step: kernel convs redone and the full 3969-channel mask map."""
+    xf = model.neck(model.backbone(x)[-1], crop=False)
+    cls, _ = model.rpn_head.cls(zf, xf)
+    loc, _ = model.rpn_head.loc(zf, xf)
+    _mask_map, mask_corr = model.mask_head(zf, xf)
+    return {"cls": cls, "loc": loc, "mask_corr": mask_corr}
+
+
+def compare_with_reference(tracker: Tracker, frames: list[np.ndarray], box: tuple[float, float, float, float],
+                           warmup: int = 2) -> ReferenceComparison:
+    """Run our network step and the reference one on the same search crops (attention off, same kernels)."""
+    model, cfg = tracker.model, tracker.config
+    state = geo.xywh_to_cxcywh(np.asarray(box, dtype=np.float64))
+    pad = geo.channel_mean_uint8(frames[0])
+    side = geo.template_crop_side(state[2:], cfg.context_amount)
+    to_tensor = tracker._to_tensor  # the tracker's own image -> tensor conversion
+    ours_t: list[float] = []
+    ref_t: list[float] = []
+    diffs = {"cls": 0.0, "loc": 0.0, "mask_corr": 0.0}
+    with torch.inference_mode():
+        zf = model.template_features(to_tensor(geo.crop_square(frames[0], state[:2], side, cfg.exemplar_size, pad)))
+        kernels = model.template_kernels(zf)
+        for i, frame in enumerate(frames[1:]):
+            _, s_x = geo.search_scale(state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size)
+            x = to_tensor(geo.crop_square(frame, state[:2], s_x, cfg.instance_size, pad))
+            t0 = time.perf_counter()
+            ours = model.search(x, kernels)
+            t1 = time.perf_counter()
+            ref = _reference_search(model, zf, x)
+            t2 = time.perf_counter()
+            if i >= warmup:
+                ours_t.append(t1 - t0)
+                ref_t.append(t2 - t1)
+            for name in diffs:
+                diffs[name] = max(diffs[name], float((getattr(ours, name) - ref[name]).abs().max()))
+    return ReferenceComparison(LatencyStats.of(ours_t), LatencyStats.of(ref_t), diffs)

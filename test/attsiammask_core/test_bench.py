@@ -1,0 +1,43 @@
+"""The benchmark's measurement helpers (no timing is asserted, only what is measured and how)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from fake_siammask import PlantedModel
+
+from attsiammask_core.bench import STAGES, LatencyStats, bench_trackers, compare_with_reference, synthetic_sequence
+from attsiammask_core.config import TrackerConfig
+from attsiammask_core.models import build_model
+from attsiammask_core.tracker import Tracker
+
+
+def test_latency_stats_are_in_milliseconds():
+    stats = LatencyStats.of([0.010] * 19 + [0.100])
+    assert stats.median_ms == 10.0
+    assert 10.0 < stats.p95_ms <= 100.0
+
+
+def test_synthetic_sequence_moves_the_target():
+    frames, box = synthetic_sequence(3, (320, 240))
+    assert len(frames) == 3 and frames[0].shape == (240, 320, 3) and frames[0].dtype == np.uint8
+    x, y, w, h = (int(v) for v in box)
+    assert np.array_equal(frames[0][y:y + h, x:x + w], frames[1][y + 2:y + 2 + h, x + 3:x + 3 + w])
+
+
+def test_bench_trackers_counts_every_configuration_and_stage():
+    frames, box = synthetic_sequence(8, (320, 240))
+    trackers = {name: Tracker(PlantedModel(), config=TrackerConfig(lost_threshold=0.0), attention=False)
+                for name in ("a", "b")}
+    results = bench_trackers(trackers, frames, box, warmup=2)
+    assert [r.label for r in results] == ["a", "b"]
+    for result in results:
+        assert set(result.stages) == set(STAGES)
+        assert result.step.median_ms > 0 and result.init_ms > 0
+
+
+def test_reference_formulation_gives_identical_outputs():
+    torch.manual_seed(0)
+    tracker = Tracker(build_model("r50"), config=TrackerConfig(lost_threshold=0.0), attention=False)
+    frames, box = synthetic_sequence(3, (320, 240))
+    comparison = compare_with_reference(tracker, frames, box, warmup=0)
+    assert comparison.max_abs_diff == {"cls": 0.0, "loc": 0.0, "mask_corr": 0.0}
