@@ -30,6 +30,7 @@ setup(
         "PyYAML>=6",
         "tqdm>=4.60",
         "safetensors>=0.4",
+        "matplotlib>=3.6",
         "torch>=2.1",
     ],
     zip_safe=True,

@@ -16,6 +16,7 @@ PYTHON_KEYS = {
     "yaml": "python3-yaml",
     "tqdm": "python3-tqdm",
     "safetensors": "python3-safetensors",
+    "matplotlib": "python3-matplotlib",
 }
 OWN_PACKAGES = {"attsiammask_core", "attsiammask_ros"}
 
