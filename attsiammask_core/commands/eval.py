@@ -1,0 +1,125 @@
+"""`attsiammask eval`: trackers side by side on sequence folders, one-pass (OPE) and supervised (VOT) protocols.
+
+Writes OUT/runs/<tracker>/<sequence>/<protocol>-<hash>.json (one per run, reused on the next call with the same
+tracker, options and sequence: interrupted evaluations resume), OUT/results.json (per sequence and overall),
+OUT/table.md and the plots OUT/success.png, OUT/precision.png (OPE) and OUT/ar.png (VOT).
+
+Tracker specs: csrt | kcf | nanotrack | vit | ours[:VARIANT][:att|:noatt][:PRESET]
+  nanotrack and vit need --peers DIR holding nanotrackv2/nanotrack_backbone_sim.onnx,
+  nanotrackv2/nanotrack_head_sim.onnx and vittrack/object_tracking_vittrack_2023sep.onnx.
+  ours: VARIANT from attsiammask_core.models (default: the package default), att (default) or noatt,
+  PRESET a tracker preset (default: the default preset); e.g. ours, ours:r50:noatt, ours:r50:att:vot.
+  Variants without embedded weights need --weights PATH.
+
+Protocols: OPE initialises on the first frame with ground truth and never re-initialises (success AUC over 21
+IoU thresholds, precision at 20 px; frames without ground truth excluded). VOT: a failure is a frame whose
+overlap with the ground truth is 0; the tracker is re-initialised 5 frames later (--skip) on that frame's
+ground truth (or the next frame that has one); the first 10 frames after each (re)initialisation (--burn-in)
+are excluded from accuracy. OpenCV trackers that report no target keep their last box.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _names(values: list[str] | None) -> list[str] | None:
+    """--sequences accepts space- and comma-separated names."""
+    if values is None:
+        return None
+    return [name for value in values for name in value.split(",") if name.strip()]
+
+
+def _sequence_names(args: argparse.Namespace) -> list[str] | None:
+    from attsiammask_core.eval.sequences import load_split
+
+    if args.sequences is not None:
+        return _names(args.sequences)
+    if args.split is not None or args.split_file is not None:
+        return list(load_split(args.split or "validation", split_file=args.split_file))
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the report, print the table and the paths; 2 on a user error."""
+    from attsiammask_core.eval.report import write_report
+    from attsiammask_core.eval.runner import EvalOptions, evaluate
+    from attsiammask_core.eval.sequences import discover
+    from attsiammask_core.eval.trackers import make_tracker
+
+    started = time.perf_counter()
+    low, high = args.eao_interval
+    try:
+        if not 1 <= low <= high:
+            raise ValueError(f"--eao-interval needs 1 <= LOW <= HIGH, got {low} {high}")
+        if not args.data.is_dir():
+            raise FileNotFoundError(f"--data: not a folder: {args.data}")
+        if args.peers is not None and not args.peers.is_dir():
+            raise FileNotFoundError(f"--peers: not a folder: {args.peers}")
+        protocols = ("ope", "vot") if args.protocol == "both" else (args.protocol,)
+        options = EvalOptions(protocols=protocols, skip=args.skip, burn_in=args.burn_in, max_frames=args.max_frames,
+                              seed=args.seed)
+        sequences = discover(args.data, names=_sequence_names(args))
+        if not sequences:
+            raise ValueError(f"no sequences found in {args.data}")
+        factories = [make_tracker(spec, peers_dir=args.peers, weights=args.weights, device=args.device)
+                     for spec in args.trackers]
+    except (ValueError, OSError) as err:
+        print(f"attsiammask eval: error: {err}", file=sys.stderr)
+        return 2
+    print(f"attsiammask eval: {len(factories)} tracker(s) x {len(sequences)} sequence(s) "
+          f"({sum(len(s) for s in sequences)} frames), protocol {args.protocol}, seed {args.seed}")
+    results = evaluate(factories, sequences, args.out, options, resume=not args.no_resume,
+                       progress=not args.quiet)
+    _, table, paths = write_report(results, args.out, (low, high))
+    print()
+    print(table, end="")
+    print()
+    print(f"runs: {results.ran} run, {results.cached} reused from {args.out / 'runs'}")
+    for path in paths.all():
+        print(f"wrote {path}")
+    print(f"elapsed {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `eval` subcommand."""
+    parser = subparsers.add_parser("eval", help="evaluate trackers (OPE and VOT protocols) on sequence folders",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, type=Path, help="folder of sequence folders")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--sequences", nargs="+", metavar="NAME",
+                       help="sequence names (space- or comma-separated; default: every sequence in --data)")
+    which.add_argument("--split", choices=("train", "validation"), help="the sequences of this split")
+    parser.add_argument("--split-file", type=Path,
+                        help="split JSON (default: the project's attsiammask_core/data/split.json)")
+    parser.add_argument("--trackers", required=True, nargs="+", metavar="SPEC",
+                        help="tracker specs: csrt kcf nanotrack vit ours[:VARIANT][:att|:noatt][:PRESET]")
+    parser.add_argument("--protocol", choices=("ope", "vot", "both"), default="both", help="default both")
+    parser.add_argument("--out", required=True, type=Path, help="output folder (runs/, results.json, table, plots)")
+    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (nanotrack, vit)")
+    parser.add_argument("--weights", type=Path, help="weights for ours (official SiamMask .pth or .safetensors)")
+    parser.add_argument("--device", default="cpu", help="device for ours: cpu, cuda, cuda:N or auto (default cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for numpy, torch and OpenCV (default 0)")
+    parser.add_argument("--eao-interval", type=int, nargs=2, default=(100, 356), metavar=("LOW", "HIGH"),
+                        help="EAO sequence-length interval (default VOT2018's 100 356)")
+    parser.add_argument("--max-frames", type=_positive_int, help="use only the first N frames of each sequence")
+    parser.add_argument("--skip", type=_positive_int, default=5, help="VOT: re-init this many frames after a "
+                        "failure (default 5)")
+    parser.add_argument("--burn-in", type=int, default=10, help="VOT: frames after each init excluded from "
+                        "accuracy (default 10)")
+    parser.add_argument("--no-resume", action="store_true", help="run again even when saved runs exist")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
