@@ -162,7 +162,17 @@ def markdown_table(summary: dict[str, Any]) -> str:
                  _fmt(overall.get("J")), _fmt(overall.get("J_box")), _fmt(speed.get("median_ms"), 1),
                  _fmt(speed.get("p95_ms"), 1), _fmt(speed.get("fps"), 1)]
         lines.append("| " + " | ".join(cells) + " |")
+    held = [f"{spec} {t['overall']['held_frames']}" for spec, t in summary["trackers"].items()
+            if t["overall"].get("held_frames")]
+    if held:
+        lines += ["", "Frames on which a tracker reported no target and kept its last box (OpenCV ok=False; ours "
+                  "\"lost\"), both protocols: " + ", ".join(held) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _colour(index: int) -> str:
+    """The same colour for a tracker in every plot (matplotlib's default cycle by tracker order)."""
+    return f"C{index % 10}"
 
 
 def _plot_curves(summary: dict[str, Any], key: str, path: Path) -> Path | None:
@@ -174,17 +184,17 @@ def _plot_curves(summary: dict[str, Any], key: str, path: Path) -> Path | None:
     success = key == "success_curve"
     xs = np.asarray(summary["success_thresholds" if success else "precision_thresholds_px"], dtype=np.float64)
     entries = []
-    for spec, tracker in summary["trackers"].items():
+    for index, (spec, tracker) in enumerate(summary["trackers"].items()):
         ope = tracker["overall"].get("ope")
         if ope:
             score = ope["auc"] if success else ope["precision20"]
-            entries.append((-(score or 0.0), spec, score, np.asarray(ope[key], dtype=np.float64)))
+            entries.append((-(score or 0.0), spec, score, np.asarray(ope[key], dtype=np.float64), _colour(index)))
     if not entries:
         return None
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=120)
-    for _, spec, score, ys in sorted(entries, key=lambda e: e[0]):
+    for _, spec, score, ys, colour in sorted(entries, key=lambda e: e[0]):  # legend best first
         label = f"{spec} [{'AUC' if success else 'P@20'} {_fmt(score)}]"
-        ax.plot(xs[: len(ys)], ys[: len(xs)], label=label, linewidth=1.8)
+        ax.plot(xs[: len(ys)], ys[: len(xs)], label=label, linewidth=1.8, color=colour)
     ax.set_xlabel("overlap threshold (IoU)" if success else "location error threshold (px)")
     ax.set_ylabel("success rate" if success else "precision")
     ax.set_title(f"{'Success' if success else 'Precision'} plot, OPE ({len(summary['sequences'])} sequences)")
@@ -204,13 +214,14 @@ def _plot_ar(summary: dict[str, Any], path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [(spec, t["overall"]["vot"]) for spec, t in summary["trackers"].items() if t["overall"].get("vot")]
-    points = [(spec, v) for spec, v in points if v["accuracy"] is not None and v["robustness"] is not None]
+    points = [(i, spec, t["overall"].get("vot")) for i, (spec, t) in enumerate(summary["trackers"].items())]
+    points = [(i, spec, v) for i, spec, v in points
+              if v and v["accuracy"] is not None and v["robustness"] is not None]
     if not points:
         return None
     fig, ax = plt.subplots(figsize=(5.5, 5), dpi=120)
-    for spec, vot in points:
-        ax.scatter(vot["robustness"], vot["accuracy"], s=50,
+    for index, spec, vot in points:
+        ax.scatter(vot["robustness"], vot["accuracy"], s=50, color=_colour(index),
                    label=f"{spec} [A {_fmt(vot['accuracy'])}, F/100 {_fmt(vot['failures_per_100'], 2)}]")
         ax.annotate(spec, (vot["robustness"], vot["accuracy"]), textcoords="offset points", xytext=(5, 4),
                     fontsize=8)

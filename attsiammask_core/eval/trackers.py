@@ -224,6 +224,22 @@ def _peer_paths(kind: str, peers_dir: Path | None) -> tuple[Path, ...]:
     return paths
 
 
+def _quietly(create: Callable[[], Any]) -> Callable[[], Any]:
+    """Create with OpenCV's log level at ERROR (restored after): TrackerVit warns on every creation that its
+    DNN target is not supported by the new graph engine, which is harmless."""
+    import cv2
+
+    def wrapped() -> Any:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            return create()
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+
+    return wrapped
+
+
 def _peer_factory(kind: str, peers_dir: Path | None) -> TrackerFactory:
     import cv2
 
@@ -250,6 +266,7 @@ def _peer_factory(kind: str, peers_dir: Path | None) -> TrackerFactory:
             return cv2.TrackerVit.create(params)
 
         options["files"] = {net.name: file_sha256(net)}
+    create = _quietly(create)
     try:  # fail here, with the spec named, rather than on the first sequence
         create()
     except cv2.error as err:

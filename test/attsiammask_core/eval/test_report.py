@@ -93,3 +93,16 @@ def test_report_of_one_protocol_only(tmp_path):
     _, table, paths = write_report(results, tmp_path)
     assert [p.name for p in paths.plots] == ["success.png", "precision.png"]
     assert table.splitlines()[2].split(" | ")[3:7] == ["-", "-", "-", "-"]
+
+
+def test_held_frames_are_reported_under_the_table():
+    results = _results()
+    record = results.ope["bad"]["s1"]
+    results.ope["bad"]["s1"] = OPERecord(
+        tracker="bad", sequence="s1", boxes=record.boxes, gt=record.gt, init_frame=0, latency_s=record.latency_s,
+        init_latency_s=0.0, held_frames=3)
+    summary = summarize(results)
+    assert summary["trackers"]["bad"]["overall"]["held_frames"] == 3
+    assert summary["trackers"]["bad"]["sequences"]["s1"]["held_frames_ope"] == 3
+    assert markdown_table(summary).rstrip().endswith("kept its last box (OpenCV ok=False; ours \"lost\"), both "
+                                                     "protocols: bad 3.")
