@@ -34,7 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["EvalTracker", "Prediction", "TrackerFactory", "PEER_FILES", "PEER_SPECS", "SPEC_HELP", "make_tracker",
-           "parse_spec", "valid_specs", "box_to_int_xywh", "file_sha256"]
+           "parse_spec", "valid_specs", "box_to_int_xywh", "file_sha256", "model_sha256"]
 
 # Files each ONNX-based peer needs, relative to the peers folder.
 PEER_FILES: Mapping[str, tuple[str, ...]] = {
@@ -92,6 +92,18 @@ def file_sha256(path: Path) -> str:
     with Path(path).open("rb") as stream:
         for chunk in iter(lambda: stream.read(1 << 20), b""):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_sha256(model: Any) -> str:
+    """Digest of a torch module's state (names, dtypes, shapes and values of every parameter and buffer)."""
+    import torch
+
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        data = tensor.detach().cpu().contiguous()
+        digest.update(f"{key}:{data.dtype}:{tuple(data.shape)};".encode())
+        digest.update(data.flatten().view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -282,9 +294,11 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
     base = Tracker.create(variant=parsed.variant, weights=weights, device=device, attention=parsed.attention,
                           config=parsed.preset, random_init=random_init)
     name = parsed.canonical
+    # The model's own digest keys the cache: embedded weights may change without a file to hash.
     options = {"version": __version__, "config": dataclasses.asdict(base.config),
                "attention": dataclasses.asdict(base.attention_config), "device": str(base.device),
-               "weights": file_sha256(Path(weights)) if weights is not None else ("random" if random_init else None)}
+               "weights": str(weights) if weights is not None else ("random" if random_init else "embedded"),
+               "model_sha256": model_sha256(base.model)}
 
     def create() -> EvalTracker:
         fresh = type(base)(base.model, config=base.config, attention=base.attention_config, device=base.device)

@@ -171,7 +171,8 @@ def test_ours_adapter_gives_box_polygon_mask_and_fresh_trackers(monkeypatch, tmp
     factory = make_tracker("ours:noatt:vot", weights=weights)
     assert _PlantedTracker.calls[-1] == {"variant": "r50", "weights": weights, "device": "cpu", "attention": False,
                                          "config": "vot", "random_init": False}
-    assert factory.spec == "ours:r50:noatt:vot" and len(factory.options["weights"]) == 64
+    assert factory.spec == "ours:r50:noatt:vot" and factory.options["weights"] == str(weights)
+    assert len(factory.options["model_sha256"]) == 64
     assert factory.options["config"]["penalty_k"] == 0.04 and factory.options["attention"]["enabled"] is False
     first, second = factory(), factory()
     assert first._tracker is not second._tracker and first._tracker.model is second._tracker.model
@@ -180,6 +181,14 @@ def test_ours_adapter_gives_box_polygon_mask_and_fresh_trackers(monkeypatch, tmp
     pred = first.update(frames[1])
     assert isinstance(pred, Prediction) and pred.box.shape == (4,) and pred.polygon.shape == (4, 2)
     assert pred.mask.shape == (160, 200) and pred.mask.dtype == bool and not pred.held
+
+
+def test_model_digest_follows_the_weights():
+    model = PlantedModel()
+    before = trackers.model_sha256(model)
+    assert trackers.model_sha256(PlantedModel()) == before
+    model.set_score(0, 1, 1, 0.7)
+    assert trackers.model_sha256(model) != before
 
 
 def test_ours_r50_random_weights_runs():
