@@ -15,7 +15,10 @@ Protocols: OPE initialises on the first frame with ground truth and never re-ini
 IoU thresholds, precision at 20 px; frames without ground truth excluded). VOT: a failure is a frame whose
 overlap with the ground truth is 0; the tracker is re-initialised 5 frames later (--skip) on that frame's
 ground truth (or the next frame that has one); the first 10 frames after each (re)initialisation (--burn-in)
-are excluded from accuracy. OpenCV trackers that report no target keep their last box.
+are excluded from accuracy. EAO averages the expected-overlap curve over --eao-interval; a sequence shorter
+than the interval counts through its failed segments (zero after the failure) and the lengths it reaches.
+J: mask IoU per frame on sequences with masks (the tracker's mask; J_box: its filled box). Speed: latency of
+every update() in this run, median, p95 and fps. OpenCV trackers that report no target keep their last box.
 """
 from __future__ import annotations
 
