@@ -71,3 +71,29 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) build install log $(STAMPS) env.sh
+
+# The official VOT toolkit (vot-toolkit 0.9.0) running our tracker once, offline, on one local sequence
+# (tools/vot_toolkit/README.md). The toolkit gets its own venv, .venv-vot (it pulls opencv-python, which must not
+# meet our opencv-contrib-python-headless); the tracker process runs on .venv's python with the `trax` module
+# from .venv-vot/tracker-site. Not run by CI. Options: VOT_SEQUENCE=<name> VOT_DATA=<folder of sequences>
+# VOT_TRACKER=<section of tools/vot_toolkit/trackers.ini> (default AttSiamMask_r50_random: random weights).
+.PHONY: vot-check
+vot-check: setup
+	@data="$(or $(VOT_DATA),$(abspath $(CURDIR)/../shared/data/sequences))"; seq="$(or $(VOT_SEQUENCE),Crossing)"; \
+	test -f "$$data/$$seq/groundtruth.txt" || { echo "vot-check: sequence $$data/$$seq not found: it needs the \
+	project's ../shared/data/sequences (or VOT_DATA=<folder> VOT_SEQUENCE=<name>)"; exit 2; }
+	@if [ ! -f .venv-vot/.installed ] || [ tools/vot_toolkit/requirements.txt -nt .venv-vot/.installed ]; then \
+	  set -e; echo "building .venv-vot (vot-toolkit, pinned in tools/vot_toolkit/requirements.txt)"; rm -rf .venv-vot; \
+	  $(PYTHON) -m venv .venv-vot; \
+	  .venv-vot/bin/python -m pip --disable-pip-version-check install -r tools/vot_toolkit/requirements.txt \
+	    > .venv-vot/pip.log 2>&1 || { tail -20 .venv-vot/pip.log; exit 1; }; \
+	  .venv-vot/bin/python -m pip --disable-pip-version-check install --no-deps --target .venv-vot/tracker-site \
+	    vot-trax==4.0.2 six==1.17.0 >> .venv-vot/pip.log 2>&1 || { tail -20 .venv-vot/pip.log; exit 1; }; \
+	  touch .venv-vot/.installed; fi
+	.venv-vot/bin/python tools/vot_toolkit/make_workspace.py --force --out build/vot-workspace \
+	  --data "$(or $(VOT_DATA),$(abspath $(CURDIR)/../shared/data/sequences))" --sequences $(or $(VOT_SEQUENCE),Crossing)
+	cd build/vot-workspace && VOT_RESULTS_BINARY=false ../../.venv-vot/bin/vot evaluate --workspace . \
+	  $(or $(VOT_TRACKER),AttSiamMask_r50_random)
+	cd build/vot-workspace && ../../.venv-vot/bin/vot analysis --workspace . --name vot-check \
+	  $(or $(VOT_TRACKER),AttSiamMask_r50_random)
+	.venv-vot/bin/python tools/vot_toolkit/show_results.py build/vot-workspace $(or $(VOT_TRACKER),AttSiamMask_r50_random)
