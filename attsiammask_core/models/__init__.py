@@ -47,6 +47,6 @@ def build_model(variant: str = "r50") -> SiamMask:
     return constructor().eval()
 
 
-__all__ = ["MODELS", "EfficientNetLite0Trunk", "build_lite", "load_imagenet_weights", "AdjustLayer", "DepthwiseXCorrHead", "Neck", "RPNHead", "Refine", "ResNet50", "SearchOutput",
-           "SiamMask", "TemplateKernels", "TrainingOutput", "assemble", "build_model", "build_r50", "mask_head",
-           "xcorr_depthwise"]
+__all__ = ["MODELS", "AdjustLayer", "DepthwiseXCorrHead", "EfficientNetLite0Trunk", "Neck", "RPNHead", "Refine",
+           "ResNet50", "SearchOutput", "SiamMask", "TemplateKernels", "TrainingOutput", "assemble", "build_lite",
+           "build_model", "build_r50", "load_imagenet_weights", "mask_head", "xcorr_depthwise"]
