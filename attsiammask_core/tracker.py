@@ -131,7 +131,7 @@ class Tracker:
         ``random_init=True`` (tests and benchmarks only) keeps random weights when no file is given.
         """
         from attsiammask_core.models import build_model
-        from attsiammask_core.weights import load_any
+        from attsiammask_core.weights import embedded_weights_path, load_any
 
         if weights is not None and random_init:
             raise ValueError("give either weights or random_init=True, not both")
@@ -139,6 +139,8 @@ class Tracker:
         attention_config = resolve_attention_config(attention)
         target_device = resolve_device(device)
         model = build_model(variant)
+        if weights is None and not random_init:
+            weights = embedded_weights_path(variant)
         if weights is not None:
             load_any(weights, model, variant=variant)
         elif not random_init:

@@ -17,6 +17,13 @@ from .checkpoints import WeightsError, load_checkpoint, load_state_strict, norma
 
 FORMAT = "attsiammask-weights"
 FORMAT_VERSION = "1"
+EMBEDDED_DIR = Path(__file__).resolve().parent
+
+
+def embedded_weights_path(variant: str) -> Path | None:
+    """The weights file shipped inside the package for `variant` (<variant>.safetensors here), if any."""
+    path = EMBEDDED_DIR / f"{variant}.safetensors"
+    return path if path.is_file() else None
 
 
 def is_safetensors(path: str | Path) -> bool:

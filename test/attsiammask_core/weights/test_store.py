@@ -124,3 +124,18 @@ def test_convert_reports_errors(tmp_path, capsys):
     assert not (tmp_path / "out.safetensors").exists()
     assert _run_convert(str(bad), str(tmp_path / "out.safetensors"), "--variant", "nope") == 1
     assert "unknown model variant" in capsys.readouterr().err
+
+
+def test_tracker_create_uses_the_embedded_weights_of_a_variant(tmp_path, monkeypatch):
+    import attsiammask_core.weights.store as store
+    from attsiammask_core import Tracker
+
+    assert store.embedded_weights_path("no-such-variant") is None
+    torch.manual_seed(3)
+    shipped = build_model("lite")
+    save_weights(shipped, tmp_path / "lite.safetensors", {"variant": "lite"})
+    monkeypatch.setattr(store, "EMBEDDED_DIR", tmp_path)
+    assert store.embedded_weights_path("lite") == tmp_path / "lite.safetensors"
+    tracker = Tracker.create(variant="lite", attention=False)
+    for key, tensor in shipped.state_dict().items():
+        assert torch.equal(tracker.model.state_dict()[key], tensor), key
