@@ -12,6 +12,6 @@ from .checkpoints import (
 )
 from .store import embedded_weights_path, is_safetensors, load_any, load_weights, read_weights, save_weights
 
-__all__ = ["FOOLWOOD_PREFIXES", "Mismatch", "WeightsError", "detect_layout", "embedded_weights_path", "is_safetensors", "load_any",
-           "load_checkpoint", "load_state_strict", "load_weights", "normalise_keys", "read_torch_file",
-           "read_weights", "save_weights", "unwrap_state_dict"]
+__all__ = ["FOOLWOOD_PREFIXES", "Mismatch", "WeightsError", "detect_layout", "embedded_weights_path",
+           "is_safetensors", "load_any", "load_checkpoint", "load_state_strict", "load_weights", "normalise_keys",
+           "read_torch_file", "read_weights", "save_weights", "unwrap_state_dict"]
