@@ -68,6 +68,33 @@ class Refine(nn.Module):
         p3 = corr[:, :, y:y + 1, x:x + 1]
         return self.fuse(p0, p1, p2, p3)
 
+    def forward_at(self, f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, corr: torch.Tensor,
+                   ys: torch.Tensor, xs: torch.Tensor, batch_index: torch.Tensor | None = None) -> torch.Tensor:
+        """Training path: refine logits (M,1,127,127) at a different position per window.
+
+        Window m is cut from sample ``batch_index[m]`` (default: m, one window per sample) at score-map position
+        (ys[m], xs[m]); each window equals what `forward` gives for that sample at that single position.
+        """
+        ys, xs = ys.to(device=f0.device, dtype=torch.long), xs.to(device=f0.device, dtype=torch.long)
+        if batch_index is None:
+            batch_index = torch.arange(ys.numel(), device=f0.device)
+        batch_index = batch_index.to(device=f0.device, dtype=torch.long)
+        p0, p1, p2 = (_gather_windows(f, w, batch_index, ys, xs) for f, w in zip((f0, f1, f2), WINDOWS, strict=True))
+        p3 = corr[batch_index, :, ys, xs][:, :, None, None]
+        return self.fuse(p0, p1, p2, p3)
+
+
+def _gather_windows(feature: torch.Tensor, window: Window, batch_index: torch.Tensor, ys: torch.Tensor,
+                    xs: torch.Tensor) -> torch.Tensor:
+    """(M,C,size,size) windows of the zero-padded feature, window m from sample batch_index[m] at (ys[m], xs[m])."""
+    padded = F.pad(feature, [window.pad] * 4)
+    offsets = torch.arange(window.size, device=feature.device)
+    rows = (window.step * ys)[:, None] + offsets[None, :]  # (M, size)
+    cols = (window.step * xs)[:, None] + offsets[None, :]
+    picked = padded[batch_index]  # (M, C, H+2p, W+2p)
+    picked = picked.gather(2, rows[:, None, :, None].expand(-1, picked.size(1), -1, picked.size(3)))
+    return picked.gather(3, cols[:, None, None, :].expand(-1, picked.size(1), picked.size(2), -1))
+
 
 def _upsample(x: torch.Tensor, size: int) -> torch.Tensor:
     """Legacy nearest upsampling (source index floor(dst * in / out)), as deprecated F.upsample did."""
