@@ -1,0 +1,213 @@
+"""The tracker node's parameter schema: one frozen dataclass, the single source of truth.
+
+Every parameter of the ROS interface contract is one field of :class:`TrackerNodeParameters` with its
+default, its ROS name, a description, and its allowed values (choices, a range or a pattern). The node
+declares the parameters from it (:func:`declare`), validates start-up values and run-time changes with
+:func:`validate`, and ``config/tracker.yaml`` and the launch file are tested against it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+__all__ = ["NODE_NAME", "MIN_TARGET_SIZE", "ParameterSpec", "TrackerNodeParameters", "SPECS", "SPEC_BY_NAME",
+           "DEFAULTS", "ParameterError", "validate", "declare", "read", "descriptor"]
+
+NODE_NAME = "attsiammask_tracker"
+# Smallest target side (pixels) set_target accepts, before and after clipping to the image.
+MIN_TARGET_SIZE = 4.0
+DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+
+
+class ParameterError(ValueError):
+    """Start-up parameter values that fail validation (the message lists every problem)."""
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter: ROS name, Python type, default and constraints."""
+
+    name: str
+    field_name: str
+    type: type
+    default: bool | int | float | str
+    description: str
+    read_only: bool = False
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    pattern: str | None = None
+
+    def constraints(self) -> str:
+        """The allowed values in words (also the descriptor's additional_constraints)."""
+        if self.choices is not None:
+            return "one of: " + ", ".join(self.choices)
+        if self.pattern is not None:
+            return f"matches {self.pattern}"
+        if self.minimum is not None or self.maximum is not None:
+            low = "(" if self.exclusive_minimum else "["
+            high = ")" if self.exclusive_maximum else "]"
+            return f"in {low}{self.minimum}, {self.maximum}{high}"
+        return ""
+
+
+def _param(name: str, default: Any, description: str, **constraints: Any) -> Any:
+    return field(default=default, metadata={"name": name, "description": description, **constraints})
+
+
+@dataclass(frozen=True)
+class TrackerNodeParameters:
+    """Every node parameter with its default. Model and input parameters are read-only after start-up."""
+
+    model_variant: str = _param("model.variant", "lite", "network: lite = embedded CPU model, r50 = the paper's "
+                                "ResNet-50 SiamMask (needs model.weights)", choices=("lite", "r50"), read_only=True)
+    model_weights: str = _param("model.weights", "", "weights file (official SiamMask .pth or our .safetensors); "
+                                "empty = the variant's embedded weights", read_only=True)
+    model_device: str = _param("model.device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N",
+                               pattern=DEVICE_PATTERN, read_only=True)
+    model_half: bool = _param("model.half", False, "fp16 inference; not supported by the core tracker yet: "
+                              "true logs a warning and runs fp32", read_only=True)
+    attention_enabled: bool = _param("attention.enabled", True, "Att-SiamMask attention on the template "
+                                     "(false = plain SiamMask, same weights)", read_only=True)
+    tracking_penalty_k: float = _param("tracking.penalty_k", 0.10, "scale/ratio change penalty",
+                                       minimum=0.0, maximum=10.0)
+    tracking_window_influence: float = _param("tracking.window_influence", 0.41, "cosine window weight "
+                                              "(0 = none, 1 = only the window)", minimum=0.0, maximum=1.0)
+    tracking_lr: float = _param("tracking.lr", 0.32, "box size update rate", minimum=0.0, maximum=1.0,
+                                exclusive_minimum=True)
+    tracking_context_amount: float = _param("tracking.context_amount", 0.5, "context around the target in the "
+                                            "template and search crops", minimum=0.0, maximum=4.0)
+    tracking_mask_threshold: float = _param("tracking.mask_threshold", 0.15, "mask probability threshold",
+                                            minimum=0.0, maximum=1.0, exclusive_maximum=True)
+    tracking_lost_threshold: float = _param("tracking.lost_threshold", 0.3, "confidence below this counts "
+                                            "towards loss (0 = never lost)", minimum=0.0, maximum=1.0)
+    tracking_lost_frames: int = _param("tracking.lost_frames", 5, "frames in a row below lost_threshold before "
+                                       "the state is lost", minimum=1, maximum=1000)
+    input_transport: str = _param("input.transport", "raw", "raw = subscribe image, compressed = image/compressed",
+                                  choices=("raw", "compressed"), read_only=True)
+    input_reliability: str = _param("input.reliability", "best_effort", "image QoS: best_effort (sensor data) "
+                                    "or reliable", choices=("best_effort", "reliable"), read_only=True)
+    input_queue_depth: int = _param("input.queue_depth", 5, "image subscription history depth (keep last)",
+                                    minimum=1, maximum=100, read_only=True)
+    target_class_id: str = _param("target.class_id", "target", "class_id written into each Detection2D")
+    target_frame_buffer: int = _param("target.frame_buffer", 30, "recent images kept to match set_target stamps",
+                                      minimum=1, maximum=300)
+    target_stamp_tolerance_ms: float = _param("target.stamp_tolerance_ms", 1.0, "largest difference between a "
+                                              "set_target stamp and a buffered image's stamp",
+                                              minimum=0.0, maximum=10000.0)
+    output_publish_mask: bool = _param("output.publish_mask", True, "publish the mask image")
+    output_publish_debug_image: bool = _param("output.publish_debug_image", False, "publish the debug overlay "
+                                              "(only while someone subscribes)")
+
+    def __post_init__(self) -> None:
+        errors = [error for spec in SPECS if (error := validate(spec.name, getattr(self, spec.field_name)))]
+        if errors:
+            raise ParameterError("; ".join(errors))
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> TrackerNodeParameters:
+        """Build from ROS names -> values (missing names keep their defaults); ParameterError on bad values."""
+        unknown = sorted(set(values) - set(SPEC_BY_NAME))
+        if unknown:
+            raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}")
+        return cls(**{SPEC_BY_NAME[name].field_name: value for name, value in values.items()})
+
+    def value(self, name: str) -> Any:
+        """The value of the parameter with ROS name ``name``."""
+        return getattr(self, SPEC_BY_NAME[name].field_name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """ROS name -> value."""
+        return {spec.name: getattr(self, spec.field_name) for spec in SPECS}
+
+
+def _specs() -> tuple[ParameterSpec, ...]:
+    specs = []
+    for f in fields(TrackerNodeParameters):
+        meta = dict(f.metadata)
+        assert f.default is not MISSING
+        kind = {"str": str, "bool": bool, "int": int, "float": float}[str(f.type)]
+        specs.append(ParameterSpec(name=meta.pop("name"), field_name=f.name, type=kind, default=f.default,
+                                   description=meta.pop("description"), **meta))
+    return tuple(specs)
+
+
+SPECS: tuple[ParameterSpec, ...] = _specs()
+SPEC_BY_NAME: dict[str, ParameterSpec] = {spec.name: spec for spec in SPECS}
+DEFAULTS: dict[str, Any] = {spec.name: spec.default for spec in SPECS}
+
+
+def _type_name(kind: type) -> str:
+    return {str: "string", bool: "bool", int: "integer", float: "double"}[kind]
+
+
+def validate(name: str, value: Any) -> str | None:
+    """None when ``value`` is allowed for parameter ``name``; otherwise a sentence saying what is wrong."""
+    spec = SPEC_BY_NAME.get(name)
+    if spec is None:
+        return f"unknown parameter {name!r}"
+    kind = spec.type
+    if kind is float:
+        ok_type = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif kind is int:
+        ok_type = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok_type = isinstance(value, kind)
+    if not ok_type:
+        return f"{name} must be a {_type_name(kind)}, got {type(value).__name__} {value!r}"
+    if spec.choices is not None and value not in spec.choices:
+        return f"{name} must be one of {', '.join(spec.choices)}; got {value!r}"
+    if spec.pattern is not None and re.fullmatch(spec.pattern, value.strip().lower()) is None:
+        return f"{name} must match {spec.pattern} (e.g. auto, cpu, cuda, cuda:0); got {value!r}"
+    if kind in (int, float):
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"{name} must be finite, got {value!r}"
+        low_bad = spec.minimum is not None and (value <= spec.minimum if spec.exclusive_minimum
+                                                else value < spec.minimum)
+        high_bad = spec.maximum is not None and (value >= spec.maximum if spec.exclusive_maximum
+                                                 else value > spec.maximum)
+        if low_bad or high_bad:
+            return f"{name} must be {spec.constraints()}; got {value!r}"
+    return None
+
+
+def descriptor(spec: ParameterSpec) -> Any:
+    """The rcl_interfaces ParameterDescriptor of ``spec`` (type, description, constraints, read_only)."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+
+    kind = {str: ParameterType.PARAMETER_STRING, bool: ParameterType.PARAMETER_BOOL,
+            int: ParameterType.PARAMETER_INTEGER, float: ParameterType.PARAMETER_DOUBLE}[spec.type]
+    desc = ParameterDescriptor(name=spec.name, type=kind, description=spec.description,
+                               additional_constraints=spec.constraints(), read_only=spec.read_only)
+    # Inclusive ranges go into the descriptor too; exclusive ends are checked by validate().
+    if spec.type is int and spec.minimum is not None and spec.maximum is not None:
+        desc.integer_range = [IntegerRange(from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
+    if spec.type is float and spec.minimum is not None and spec.maximum is not None:
+        desc.floating_point_range = [FloatingPointRange(from_value=float(spec.minimum),
+                                                        to_value=float(spec.maximum), step=0.0)]
+    return desc
+
+
+def read(node: Any) -> TrackerNodeParameters:
+    """The node's current parameter values as a validated TrackerNodeParameters."""
+    return TrackerNodeParameters.from_values({spec.name: node.get_parameter(spec.name).value for spec in SPECS})
+
+
+def declare(node: Any) -> TrackerNodeParameters:
+    """Declare every parameter on ``node`` (overrides from YAML/command line apply) and return the values.
+
+    Raises ParameterError naming every bad start-up value.
+    """
+    errors = []
+    for spec in SPECS:
+        try:
+            node.declare_parameter(spec.name, spec.default, descriptor(spec))
+        except Exception as exc:  # rclpy: wrong override type or out of the descriptor's range
+            errors.append(f"{spec.name}: {exc}")
+    if errors:
+        raise ParameterError("; ".join(errors))
+    return read(node)

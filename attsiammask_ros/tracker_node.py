@@ -1,0 +1,454 @@
+"""`tracker_node`: the Att-SiamMask tracker as a ROS 2 node (interface: ../shared/docs/ros-interface.md).
+
+Threading: image callbacks only keep the newest frame (counting the ones replaced before processing) and
+push it into the stamp buffer; one inference thread waits on a condition, takes the newest frame, runs
+``Tracker.track`` and publishes. Services and the ``target`` subscription have their own callback group
+on a MultiThreadedExecutor, so they are answered while inference runs. One lock guards the tracker: a
+set_target initialises under it, and the inference thread tracks and publishes under it, so after a
+service answers no result of the previous target is published.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import rclpy
+from attsiammask_interfaces.srv import SetTarget
+from diagnostic_msgs.msg import DiagnosticArray
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.event_handler import (
+    PublisherEventCallbacks,
+    QoSOfferedIncompatibleQoSInfo,
+    QoSRequestedIncompatibleQoSInfo,
+    SubscriptionEventCallbacks,
+    qos_policy_name_from_kind,
+)
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Float32
+from std_srvs.srv import Trigger
+from vision_msgs.msg import Detection2D
+
+from attsiammask_core import Tracker, TrackResult
+from attsiammask_core.config import TrackerConfig
+from attsiammask_ros import messages
+from attsiammask_ros import parameters as params
+from attsiammask_ros.frame_buffer import FrameBuffer
+from attsiammask_ros.image_conversion import bgr_to_image, compressed_to_bgr, image_to_bgr, mask_to_image
+from attsiammask_ros.parameters import NODE_NAME, TrackerNodeParameters
+
+__all__ = ["TrackerNode", "StartupError", "build_tracker", "tracker_config", "main"]
+
+TrackerFactory = Callable[[TrackerNodeParameters], Tracker]
+IDLE, TRACKING, LOST = "idle", "tracking", "lost"
+_THROTTLE_S = 5.0
+_LATENCY_WINDOW = 200
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (bad parameters, no weights): main logs it and exits non-zero."""
+
+
+def build_tracker(settings: TrackerNodeParameters) -> Tracker:
+    """The production tracker: ``Tracker.create`` from the model parameters (tests pass their own factory)."""
+    return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
+                          device=settings.model_device, attention=settings.attention_enabled)
+
+
+def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> TrackerConfig:
+    """``base`` with the run-time tracking parameters applied (ValueError when TrackerConfig rejects them).
+
+    Only fields that no cached anchor/window depends on change, so it is safe mid-track. Recovery from
+    loss needs at least the loss threshold: recover_threshold = max(base's, tracking.lost_threshold).
+    """
+    return dataclasses.replace(base, penalty_k=float(settings.tracking_penalty_k),
+                               window_influence=float(settings.tracking_window_influence),
+                               lr=float(settings.tracking_lr), context_amount=float(settings.tracking_context_amount),
+                               mask_threshold=float(settings.tracking_mask_threshold),
+                               lost_threshold=float(settings.tracking_lost_threshold),
+                               lost_frames=int(settings.tracking_lost_frames),
+                               recover_threshold=max(base.recover_threshold, float(settings.tracking_lost_threshold)))
+
+
+@dataclasses.dataclass
+class Target:
+    """The current target: its id, the image it was set on, and its last box (for image size changes)."""
+
+    track_id: str
+    stamp_ns: int
+    image_hw: tuple[int, int]
+    box: tuple[float, float, float, float]
+
+
+@dataclasses.dataclass
+class Stats:
+    received: int = 0
+    processed: int = 0
+    dropped: int = 0
+    bad_images: int = 0
+    errors: int = 0
+    reinitialised: int = 0
+    qos_incompatible: int = 0
+    latencies_ms: deque = dataclasses.field(default_factory=lambda: deque(maxlen=_LATENCY_WINDOW))
+    track_ms: deque = dataclasses.field(default_factory=lambda: deque(maxlen=_LATENCY_WINDOW))
+
+
+class TrackerNode(Node):
+    """Subscribes to images, serves set_target/clear_target, publishes detection, mask, confidence, diagnostics."""
+
+    def __init__(self, *, build_tracker: TrackerFactory = build_tracker, node_name: str = NODE_NAME,
+                 **node_kwargs: Any) -> None:
+        super().__init__(node_name, **node_kwargs)
+        try:
+            self.settings = params.declare(self)
+        except params.ParameterError as exc:
+            self.destroy_node()
+            raise StartupError(f"invalid parameters: {exc}") from None
+        s = self.settings
+        try:
+            self._tracker = build_tracker(s)
+            self._base_config = self._tracker.config
+            self._tracker.config = tracker_config(self._base_config, s)
+        except Exception as exc:  # no embedded weights, unreadable file, bad device, ...
+            self.destroy_node()
+            raise StartupError(f"cannot build the tracker (model.variant={s.model_variant!r}, model.weights="
+                               f"{s.model_weights!r}, model.device={s.model_device!r}): {exc}") from None
+        if s.model_half:
+            self.get_logger().warning("model.half=true: the core tracker runs fp32 only in this version; "
+                                      "running fp32")
+
+        self._lock = threading.Lock()          # the tracker, the target and the publications
+        self._cond = threading.Condition()     # the pending (newest) frame
+        self._pending: tuple[Any, float] | None = None
+        self._stopping = False
+        self._target: Target | None = None
+        self._state = IDLE
+        self.stats = Stats()
+        self._frames: FrameBuffer[Any] = FrameBuffer(s.target_frame_buffer)
+        self._diag_last = (time.monotonic(), 0)
+
+        image_group = MutuallyExclusiveCallbackGroup()
+        self._service_group = MutuallyExclusiveCallbackGroup()
+        diagnostics_group = MutuallyExclusiveCallbackGroup()
+        image_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=s.input_queue_depth,
+                               reliability=(ReliabilityPolicy.RELIABLE if s.input_reliability == "reliable"
+                                            else ReliabilityPolicy.BEST_EFFORT),
+                               durability=DurabilityPolicy.VOLATILE)
+        events = SubscriptionEventCallbacks(incompatible_qos=self._image_incompatible_qos)
+        if s.input_transport == "compressed":
+            self._image_sub = self.create_subscription(CompressedImage, "image/compressed", self.image_callback,
+                                                       image_qos, callback_group=image_group, event_callbacks=events)
+        else:
+            self._image_sub = self.create_subscription(Image, "image", self.image_callback, image_qos,
+                                                       callback_group=image_group, event_callbacks=events)
+        self.create_subscription(Detection2D, "target", self.target_callback, 10,
+                                 callback_group=self._service_group)
+        self.create_service(SetTarget, "set_target", self.set_target_callback, callback_group=self._service_group)
+        self.create_service(Trigger, "clear_target", self.clear_target_callback,
+                            callback_group=self._service_group)
+
+        def out(kind: type, topic: str) -> Any:
+            return self.create_publisher(kind, topic, 10, event_callbacks=PublisherEventCallbacks(
+                incompatible_qos=lambda event: self._output_incompatible_qos(topic, event)))
+
+        self._detection_pub = out(Detection2D, "detection")
+        self._mask_pub = out(Image, "mask")
+        self._confidence_pub = out(Float32, "confidence")
+        self._debug_pub = out(Image, "debug_image")
+        self._diagnostics_pub = out(DiagnosticArray, "/diagnostics")
+        self.create_timer(1.0, self.diagnostics_callback, callback_group=diagnostics_group)
+
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+
+        self._thread = threading.Thread(target=self._inference_loop, name="attsiammask_inference", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"ready: model {s.model_variant} on {self.device}, attention {self._attention_text()}, "
+            f"listening on {self._image_sub.topic_name} ({s.input_transport}, {s.input_reliability}, depth "
+            f"{s.input_queue_depth}); call {self.resolve_service_name('set_target')} to start tracking")
+
+    # ---- state seen by tests and diagnostics -------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        return str(getattr(self._tracker, "device", "cpu"))
+
+    def _attention_text(self) -> str:
+        config = getattr(self._tracker, "attention_config", None)
+        return "on" if config is not None and config.enabled else "off"
+
+    @property
+    def tracker(self) -> Tracker:
+        return self._tracker
+
+    @property
+    def state(self) -> str:
+        """idle, tracking or lost."""
+        return self._state
+
+    @property
+    def target(self) -> Target | None:
+        return self._target
+
+    # ---- image input ---------------------------------------------------------------------------------------
+    def image_callback(self, msg: Any) -> None:
+        """Keep only the newest frame for the inference thread (count the one it replaces) and buffer it."""
+        self._frames.push(messages.stamp_to_ns(msg.header.stamp), msg)
+        with self._cond:
+            self.stats.received += 1
+            if self._pending is not None:
+                self.stats.dropped += 1
+            self._pending = (msg, time.monotonic())
+            self._cond.notify()
+
+    def _decode(self, msg: Any) -> np.ndarray:
+        return compressed_to_bgr(msg) if isinstance(msg, CompressedImage) else image_to_bgr(msg)
+
+    def _image_incompatible_qos(self, event: QoSRequestedIncompatibleQoSInfo) -> None:
+        self.stats.qos_incompatible += 1
+        policy = qos_policy_name_from_kind(event.last_policy_kind)
+        self.get_logger().warning(
+            f"incompatible QoS on {self._image_sub.topic_name}: a publisher does not offer what this subscription "
+            f"requests (policy {policy}, {event.total_count} incompatible so far); for a best-effort publisher set "
+            f"input.reliability:=best_effort")
+
+    def _output_incompatible_qos(self, topic: str, event: QoSOfferedIncompatibleQoSInfo) -> None:
+        self.stats.qos_incompatible += 1
+        self.get_logger().warning(f"incompatible QoS on {topic}: a subscriber requests what this publisher does "
+                                  f"not offer (policy {qos_policy_name_from_kind(event.last_policy_kind)})")
+
+    # ---- inference thread ------------------------------------------------------------------------------------
+    def _inference_loop(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                msg, received_at = self._pending
+                self._pending = None
+            try:
+                self._process(msg, received_at)
+            except Exception as exc:  # keep running whatever happens to one frame
+                self.stats.errors += 1
+                self.get_logger().error(f"processing a frame failed: {type(exc).__name__}: {exc}",
+                                        throttle_duration_sec=_THROTTLE_S)
+
+    def _process(self, msg: Any, received_at: float) -> None:
+        try:
+            frame = self._decode(msg)
+        except ValueError as exc:
+            self.stats.bad_images += 1
+            self.get_logger().warning(f"dropped an image: {exc}", throttle_duration_sec=_THROTTLE_S)
+            return
+        settings = self.settings
+        header = msg.header
+        with self._lock:
+            target = self._target
+            result: TrackResult | None = None
+            if target is not None:
+                if frame.shape[:2] != target.image_hw:
+                    self._reinitialise(frame, target)
+                start = time.perf_counter()
+                result = self._tracker.track(frame)
+                self.stats.track_ms.append((time.perf_counter() - start) * 1000.0)
+                target.box = result.box
+                self._state = result.state
+            else:
+                self._state = IDLE
+            self._publish(frame, header, target, result, settings)
+        self.stats.processed += 1
+        self.stats.latencies_ms.append((time.monotonic() - received_at) * 1000.0)
+
+    def _reinitialise(self, frame: np.ndarray, target: Target) -> None:
+        """The image size changed mid-track: start again on this frame with the last box scaled to it."""
+        new_hw = frame.shape[:2]
+        box = messages.scale_xywh(target.box, target.image_hw, new_hw)
+        self.get_logger().warning(f"image size changed from {target.image_hw[1]}x{target.image_hw[0]} to "
+                                  f"{new_hw[1]}x{new_hw[0]}: re-initialising track {target.track_id} on the box "
+                                  f"scaled to ({', '.join(f'{v:.1f}' for v in box)})")
+        self._tracker.init(frame, box)
+        target.image_hw, target.box = new_hw, box
+        self.stats.reinitialised += 1
+
+    def _publish(self, frame: np.ndarray, header: Any, target: Target | None, result: TrackResult | None,
+                 settings: TrackerNodeParameters) -> None:
+        self._confidence_pub.publish(messages.confidence_message(result.score if result else None))
+        if target is not None and result is not None:
+            if result.state == TRACKING:
+                self._detection_pub.publish(messages.detection_from_result(result, header, target.track_id,
+                                                                           settings.target_class_id))
+            if settings.output_publish_mask:
+                self._mask_pub.publish(mask_to_image(result.mask, header))
+        if settings.output_publish_debug_image and self._debug_pub.get_subscription_count() > 0:
+            overlay = messages.debug_overlay(frame, result, self._state, target.track_id if target else "")
+            self._debug_pub.publish(bgr_to_image(overlay, header))
+
+    # ---- targets ---------------------------------------------------------------------------------------------
+    def set_target_callback(self, request: Any, response: Any) -> Any:
+        """Initialise on the buffered image with the request's stamp (0 = latest); answer after init."""
+        response.success, response.message, response.track_id = self._set_target(
+            request.bbox, messages.stamp_to_ns(request.stamp))
+        return response
+
+    def target_callback(self, msg: Any) -> None:
+        """A detector's hand-off: the same as set_target with the message's header stamp."""
+        ok, message, track_id = self._set_target(msg.bbox, messages.stamp_to_ns(msg.header.stamp))
+        if ok:
+            self.get_logger().info(f"target from {self.resolve_topic_name('target')}: {message}")
+        else:
+            self.get_logger().warning(f"ignored a target message: {message}", throttle_duration_sec=_THROTTLE_S)
+
+    def _set_target(self, bbox: Any, stamp_ns: int) -> tuple[bool, str, str]:
+        latest = self._frames.latest()
+        if latest is None:
+            return False, (f"no image received yet on {self._image_sub.topic_name}: publish images (check the topic "
+                           "name and input.reliability) before setting a target"), ""
+        if stamp_ns == 0:
+            entry = latest
+        else:
+            tolerance_ms = self.settings.target_stamp_tolerance_ms
+            entry = self._frames.find(stamp_ns, int(round(tolerance_ms * 1e6)))
+            if entry is None:
+                stamps = self._frames.stamps()
+                return False, (f"no buffered image has stamp {messages.format_stamp(stamp_ns)} (tolerance "
+                               f"{tolerance_ms:g} ms); the buffer holds {len(stamps)} image(s) stamped "
+                               f"{messages.format_stamp(min(stamps))} to {messages.format_stamp(max(stamps))}: use "
+                               "the stamp of a recent image, or 0 for the latest"), ""
+        image_stamp, msg = entry
+        try:
+            frame = self._decode(msg)
+        except ValueError as exc:
+            return False, f"the image stamped {messages.format_stamp(image_stamp)} cannot be decoded: {exc}", ""
+        try:
+            box = messages.target_xywh_from_bbox(bbox, frame.shape[:2])
+        except ValueError as exc:
+            return False, str(exc), ""
+        track_id = uuid.uuid4().hex[:8]
+        with self._lock:
+            try:
+                self._tracker.init(frame, box)
+            except ValueError as exc:
+                self._target, self._state = None, IDLE
+                return False, f"the tracker rejected the target: {exc}", ""
+            self._target = Target(track_id=track_id, stamp_ns=image_stamp, image_hw=frame.shape[:2], box=box)
+            self._state = TRACKING
+        message = (f"tracking {track_id}: initialised on the image stamped {messages.format_stamp(image_stamp)} "
+                   f"({frame.shape[1]}x{frame.shape[0]}) with box x={box[0]:.1f} y={box[1]:.1f} w={box[2]:.1f} "
+                   f"h={box[3]:.1f}")
+        self.get_logger().info(message)
+        return True, message, track_id
+
+    def clear_target_callback(self, request: Any, response: Any) -> Any:
+        """Stop tracking and go idle (confidence 0 from the next frame)."""
+        with self._lock:
+            previous = self._target
+            self._target, self._state = None, IDLE
+        response.success = True
+        response.message = f"cleared target {previous.track_id}" if previous else "no target was set"
+        self.get_logger().info(response.message)
+        return response
+
+    # ---- parameters ------------------------------------------------------------------------------------------
+    def _check_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
+        values = self.settings.as_dict()
+        for parameter in parameters:
+            error = params.validate(parameter.name, parameter.value)
+            if error is not None:
+                self.get_logger().warning(f"rejected parameter change: {error}")
+                return SetParametersResult(successful=False, reason=error)
+            values[parameter.name] = parameter.value
+        try:
+            tracker_config(self._base_config, TrackerNodeParameters.from_values(values))
+        except ValueError as exc:
+            self.get_logger().warning(f"rejected parameter change: {exc}")
+            return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    def _apply_parameters(self, parameters: list[Parameter]) -> None:
+        settings = params.read(self)
+        with self._lock:
+            self.settings = settings
+            self._tracker.config = tracker_config(self._base_config, settings)
+        if self._frames.capacity != settings.target_frame_buffer:
+            self._frames.resize(settings.target_frame_buffer)
+        changed = ", ".join(f"{p.name}={p.value!r}" for p in parameters)
+        self.get_logger().info(f"parameters applied: {changed}")
+
+    # ---- diagnostics -----------------------------------------------------------------------------------------
+    def diagnostics_callback(self) -> None:
+        now = time.monotonic()
+        last_time, last_processed = self._diag_last
+        processed = self.stats.processed
+        self._diag_last = (now, processed)
+        fps = (processed - last_processed) / max(now - last_time, 1e-6)
+        latencies = list(self.stats.latencies_ms)
+        track = list(self.stats.track_ms)
+        target = self._target
+
+        def pct(values: list[float], q: float) -> float:
+            return float(np.percentile(values, q)) if values else math.nan
+
+        values = {
+            "processed fps": fps, "latency p50 ms": pct(latencies, 50), "latency p95 ms": pct(latencies, 95),
+            "track p50 ms": pct(track, 50), "received frames": self.stats.received,
+            "processed frames": processed, "dropped frames": self.stats.dropped,
+            "bad images": self.stats.bad_images, "errors": self.stats.errors,
+            "track id": target.track_id if target else "", "model variant": self.settings.model_variant,
+            "attention": self._attention_text(), "device": self.device,
+        }
+        self._diagnostics_pub.publish(messages.diagnostics_message(
+            self.get_clock().now().to_msg(), f"{self.get_name()}: tracking", self._state, values))
+
+    # ---- shutdown --------------------------------------------------------------------------------------------
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the inference thread (after the frame in progress) and wait for it."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        thread = getattr(self, "_thread", None)
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def destroy_node(self) -> None:
+        if hasattr(self, "_cond"):
+            self.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker) -> int:
+    """Run the node until SIGINT/SIGTERM or an external shutdown; 0 then, 1 when it cannot start."""
+    rclpy.init(args=args)
+    try:
+        node = TrackerNode(build_tracker=build_tracker)
+    except StartupError as exc:
+        rclpy.logging.get_logger(NODE_NAME).error(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        return 1
+    executor = MultiThreadedExecutor(num_threads=4)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Launch the Att-SiamMask tracker node.
+
+    ros2 launch attsiammask_ros tracker.launch.py image:=/camera/image_raw
+    ros2 launch attsiammask_ros tracker.launch.py image:=/cam/image namespace:=tracker variant:=r50 \
+        weights:=/path/SiamMask_VOT.pth device:=cuda
+
+Defaults come from params_file (the installed config/tracker.yaml); the weights, device, variant and attention
+arguments override it only when given. `image` remaps the node's `image` (and `image/compressed`) input.
+"""
+import os  # noqa: I001 (ruff takes `launch` for this repository's launch/ folder)
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+PACKAGE = "attsiammask_ros"
+EXECUTABLE = "tracker_node"
+NODE_NAME = "attsiammask_tracker"
+
+
+def parameter_overrides(weights: str, device: str, variant: str, attention: str) -> dict:
+    """Parameters the launch arguments set: only those given (non-empty); attention must be true or false."""
+    overrides = {}
+    if weights:
+        overrides["model.weights"] = weights
+    if device:
+        overrides["model.device"] = device
+    if variant:
+        overrides["model.variant"] = variant
+    if attention:
+        flag = attention.strip().lower()
+        if flag not in ("true", "false"):
+            raise ValueError(f"attention must be true or false, got {attention!r}")
+        overrides["attention.enabled"] = flag == "true"
+    return overrides
+
+
+def _tracker_node(context):
+    def arg(name):
+        return LaunchConfiguration(name).perform(context)
+
+    image = arg("image")
+    parameters = [arg("params_file")]
+    overrides = parameter_overrides(arg("weights"), arg("device"), arg("variant"), arg("attention"))
+    if overrides:
+        parameters.append(overrides)
+    return [Node(
+        package=PACKAGE,
+        executable=EXECUTABLE,
+        name=NODE_NAME,
+        namespace=arg("namespace"),
+        parameters=parameters,
+        remappings=[("image", image), ("image/compressed", image + "/compressed")],
+        arguments=["--ros-args", "--log-level", arg("log_level")],
+        output="screen",
+        emulate_tty=True,
+    )]
+
+
+def generate_launch_description():
+    default_params = os.path.join(get_package_share_directory(PACKAGE), "config", "tracker.yaml")
+    return LaunchDescription([
+        DeclareLaunchArgument("image", default_value="image",
+                              description="image topic to track on (image/compressed is its compressed twin)"),
+        DeclareLaunchArgument("params_file", default_value=default_params,
+                              description="YAML with the node's parameters (default: the installed tracker.yaml)"),
+        DeclareLaunchArgument("namespace", default_value="",
+                              description="namespace of the node, its topics and services"),
+        DeclareLaunchArgument("weights", default_value="",
+                              description="model.weights override (empty: keep params_file's value)"),
+        DeclareLaunchArgument("device", default_value="",
+                              description="model.device override: auto, cpu, cuda or cuda:N (empty: keep)"),
+        DeclareLaunchArgument("variant", default_value="",
+                              description="model.variant override: lite or r50 (empty: keep)"),
+        DeclareLaunchArgument("attention", default_value="",
+                              description="attention.enabled override: true or false (empty: keep)"),
+        DeclareLaunchArgument("log_level", default_value="info",
+                              description="log level: debug, info, warn, error or fatal"),
+        OpaqueFunction(function=_tracker_node),
+    ])
