@@ -40,6 +40,7 @@ setup(
         "console_scripts": [
             "attsiammask = attsiammask_core.cli:main",
             "set_target = attsiammask_ros.set_target_client:main",
+            "tracker_node = attsiammask_ros.tracker_node:main",
         ],
     },
 )
