@@ -184,9 +184,10 @@ class PairSampler:
         if negative:
             other = self._pick_sequence(rng, exclude=k)
             valid = self.pool.valid[other]
-            search, _, _ = self.search_crop(other, int(valid[rng.integers(len(valid))]), rng)
+            j = int(valid[rng.integers(len(valid))])
+            search, _, _ = self.search_crop(other, j, rng)
             return Pair(template, search, None, template_box, None, template_mask,
-                        f"{name}:{t} / {self.pool.sequences[other].name} (negative)")
+                        f"{name}:{t} / {self.pool.sequences[other].name}:{j} (negative)")
         search, box, mask = self.search_crop(k, s, rng)
         return Pair(template, search, box, template_box, mask, template_mask, f"{name}:{t}->{s}")
 

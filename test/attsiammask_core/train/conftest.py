@@ -79,3 +79,9 @@ def tiny_model(seed: int = 0):
 @pytest.fixture
 def tiny():
     return tiny_model()
+
+
+@pytest.fixture
+def make_tiny():
+    """tiny_model(seed) as a fixture (test modules cannot import this conftest by name)."""
+    return tiny_model
