@@ -431,21 +431,27 @@ class TrackerNode(Node):
 def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker) -> int:
     """Run the node until SIGINT/SIGTERM or an external shutdown; 0 then, 1 when it cannot start."""
     rclpy.init(args=args)
+    node: TrackerNode | None = None
+    executor: MultiThreadedExecutor | None = None
     try:
         node = TrackerNode(build_tracker=build_tracker)
+        executor = MultiThreadedExecutor(num_threads=4)
+        executor.add_node(node)
+        executor.spin()
     except StartupError as exc:
         rclpy.logging.get_logger(NODE_NAME).error(f"cannot start: {exc}")
-        rclpy.try_shutdown()
         return 1
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    try:
-        executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok():
+            raise
+        # a signal shut the context down while the node was starting: that is a clean exit too
     finally:
-        executor.shutdown()
-        node.destroy_node()
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
+            node.destroy_node()
         rclpy.try_shutdown()
     return 0
 

@@ -1,0 +1,579 @@
+"""tracker_node through real rclpy over localhost DDS, with a planted fake model (deterministic and fast).
+
+The node under test and a client node (camera publisher, output subscribers, service clients) spin on one
+MultiThreadedExecutor in a background thread; the test thread waits on conditions, never blindly.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run `make setup` and source env.sh")
+SetTarget = pytest.importorskip("attsiammask_interfaces.srv",
+                                reason="interfaces not built: run `make setup` and source env.sh").SetTarget
+from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from fake_siammask import PlantedModel  # noqa: E402
+from rcl_interfaces.srv import SetParameters  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.parameter import Parameter  # noqa: E402
+from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
+from std_msgs.msg import Float32, Header  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+from vision_msgs.msg import Detection2D  # noqa: E402
+
+from attsiammask_core import Tracker  # noqa: E402
+from attsiammask_core.config import TrackerConfig  # noqa: E402
+from attsiammask_ros import parameters as params  # noqa: E402
+from attsiammask_ros.image_conversion import bgr_to_image  # noqa: E402
+from attsiammask_ros.tracker_node import StartupError, TrackerNode, tracker_config  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+FRAME_ID = "camera_optical"
+HW = (120, 160)
+TARGET = (80.0, 60.0, 40.0, 30.0)  # centre x, y, size x, y: the planted model keeps the centre
+SEC = 1_000_000_000
+
+
+class RecordingModel(PlantedModel):
+    """PlantedModel (best candidate: the centre cell, p = 0.9; mask: all target) that records each template
+    crop's mean, so a test can tell which (uniform) image the tracker was initialised on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.set_score(2, 12, 12, 0.9)
+        self.mask.fill_(10.0)
+        self.template_means: list[float] = []
+
+    def template_features(self, z):
+        self.template_means.append(float(z.mean()))
+        return super().template_features(z)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def keep_publishing(publish: Callable[[], None], condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Publish, give the condition 0.2 s, repeat (a best-effort message may be lost or replaced by a newer one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        publish()
+        if wait_for(condition, 0.2):
+            return True
+    return condition()
+
+
+def frame_message(value: int, stamp_ns: int, hw: tuple[int, int] = HW) -> Image:
+    header = Header(frame_id=FRAME_ID)
+    header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, SEC)
+    return bgr_to_image(np.full((*hw, 3), value, np.uint8), header)
+
+
+def request(cx: float, cy: float, w: float, h: float, stamp_ns: int = 0) -> SetTarget.Request:
+    req = SetTarget.Request()
+    req.bbox.center.position.x, req.bbox.center.position.y = cx, cy
+    req.bbox.size_x, req.bbox.size_y = w, h
+    req.stamp.sec, req.stamp.nanosec = divmod(stamp_ns, SEC)
+    return req
+
+
+class Harness:
+    """The node under test in `namespace` plus a client node with a streaming camera and output recorders."""
+
+    def __init__(self, context, namespace: str, overrides: dict | None = None,
+                 image_qos: QoSProfile | int = 10) -> None:
+        self.model = RecordingModel()
+        self.node = TrackerNode(build_tracker=self._build, context=context, namespace=namespace,
+                                parameter_overrides=[Parameter(k, value=v) for k, v in (overrides or {}).items()])
+        self.client = rclpy.create_node("tracker_test_client", namespace=namespace, context=context)
+        c = self.client
+        self.image_pub = c.create_publisher(Image, "image", image_qos)
+        self.compressed_pub = c.create_publisher(CompressedImage, "image/compressed", 10)
+        self.detections: list[Detection2D] = []
+        self.masks: list[Image] = []
+        self.confidences: list[float] = []
+        self.diagnostics: list[DiagnosticArray] = []
+        self.subs = [c.create_subscription(Detection2D, "detection", self.detections.append, 50),
+                     c.create_subscription(Image, "mask", self.masks.append, 50),
+                     c.create_subscription(Float32, "confidence", lambda m: self.confidences.append(m.data), 50),
+                     c.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 50)]
+        self.target_pub = c.create_publisher(Detection2D, "target", 10)
+        self.set_target = c.create_client(SetTarget, "set_target")
+        self.clear_target = c.create_client(Trigger, "clear_target")
+        self.streaming = False
+        self.value, self.hw = 100, HW
+        self.stamp_ns = 100 * SEC
+        c.create_timer(0.03, self._camera)
+        self.executor = MultiThreadedExecutor(num_threads=4, context=context)
+        self.executor.add_node(self.node)
+        self.executor.add_node(c)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+        assert wait_for(lambda: self.set_target.service_is_ready() and self.clear_target.service_is_ready()
+                        and self.node._detection_pub.get_subscription_count() > 0
+                        and self.node._confidence_pub.get_subscription_count() > 0
+                        and self.node._image_sub.get_publisher_count() > 0, 15.0), "discovery timed out"
+
+    def _build(self, settings: params.TrackerNodeParameters) -> Tracker:
+        return Tracker(self.model, config=TrackerConfig(), attention=False)
+
+    def _camera(self) -> None:
+        if self.streaming:
+            self.publish(self.value)
+
+    def publish(self, value: int, stamp_ns: int | None = None, hw: tuple[int, int] | None = None) -> int:
+        if stamp_ns is None:
+            self.stamp_ns += SEC // 30
+            stamp_ns = self.stamp_ns
+        self.image_pub.publish(frame_message(value, stamp_ns, hw or self.hw))
+        return stamp_ns
+
+    def call(self, client, req, timeout: float = 10.0):
+        future = client.call_async(req)
+        assert wait_for(future.done, timeout), "no response"
+        return future.result()
+
+    def processed_after(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until `count` more frames have been processed."""
+        target = self.node.stats.processed + count
+        return wait_for(lambda: self.node.stats.processed >= target, timeout)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.thread.join(10)
+        self.node.destroy_node()
+        self.client.destroy_node()
+
+
+@pytest.fixture(scope="module")
+def context():
+    ctx = rclpy.context.Context()
+    rclpy.init(context=ctx)
+    yield ctx
+    rclpy.try_shutdown(context=ctx)
+
+
+@pytest.fixture(scope="module")
+def harness(context):
+    h = Harness(context, "/tn_main")
+    h.streaming = True
+    assert wait_for(lambda: h.node.stats.processed > 0), "no image processed"
+    yield h
+    h.close()
+
+
+def test_set_target_then_detection_mask_and_confidence(harness):
+    response = harness.call(harness.set_target, request(*TARGET))
+    assert response.success, response.message
+    assert len(response.track_id) == 8 and response.track_id in response.message
+    assert harness.node.target.track_id == response.track_id
+    assert wait_for(lambda: any(d.id == response.track_id for d in harness.detections))
+    sent_stamps = set()
+    assert harness.processed_after(3)
+    det = [d for d in harness.detections if d.id == response.track_id][-1]
+    assert det.header.frame_id == FRAME_ID
+    stamp_ns = det.header.stamp.sec * SEC + det.header.stamp.nanosec
+    assert 100 * SEC < stamp_ns <= harness.stamp_ns and stamp_ns % (SEC // 30) == (100 * SEC) % (SEC // 30)
+    sent_stamps.add(stamp_ns)
+    assert (det.bbox.center.position.x, det.bbox.center.position.y) == pytest.approx((80.0, 60.0), abs=1.0)
+    assert 5 < det.bbox.size_x < 160 and 5 < det.bbox.size_y < 120
+    assert det.results[0].hypothesis.class_id == "target"
+    assert det.results[0].hypothesis.score == pytest.approx(0.9, abs=1e-6)
+    assert wait_for(lambda: any(m.header.frame_id == FRAME_ID for m in harness.masks))
+    mask = harness.masks[-1]
+    assert (mask.encoding, mask.height, mask.width, mask.step) == ("mono8", 120, 160, 160)
+    values = np.frombuffer(mask.data, np.uint8)
+    assert set(np.unique(values)) <= {0, 255} and values.max() == 255
+    assert wait_for(lambda: harness.confidences and harness.confidences[-1] == pytest.approx(0.9, abs=1e-6))
+    assert harness.node.state == "tracking"
+
+
+def test_new_set_target_gets_a_new_track_id(harness):
+    first = harness.call(harness.set_target, request(*TARGET))
+    second = harness.call(harness.set_target, request(70.0, 50.0, 30.0, 30.0))
+    assert first.success and second.success and first.track_id != second.track_id
+    assert wait_for(lambda: harness.detections and harness.detections[-1].id == second.track_id)
+
+
+def test_clear_target_goes_idle(harness):
+    assert harness.call(harness.set_target, request(*TARGET)).success
+    assert wait_for(lambda: bool(harness.detections))
+    response = harness.call(harness.clear_target, Trigger.Request())
+    assert response.success and "cleared" in response.message
+    assert harness.node.state == "idle" and harness.node.target is None
+    n_conf = len(harness.confidences)
+    assert wait_for(lambda: len(harness.confidences) > n_conf + 2 and harness.confidences[-1] == 0.0)
+    n_det, n_mask = len(harness.detections), len(harness.masks)
+    assert harness.processed_after(5)
+    assert wait_for(lambda: len(harness.confidences) > n_conf + 6)
+    assert len(harness.detections) == n_det and len(harness.masks) == n_mask
+    assert all(c == 0.0 for c in harness.confidences[-4:])
+    again = harness.call(harness.clear_target, Trigger.Request())
+    assert again.success and again.message == "no target was set"
+
+
+def test_set_target_initialises_on_the_buffered_image_with_that_stamp(harness):
+    harness.streaming = False
+    stamps = {}
+    for value in (10, 20, 30, 40, 50):
+        stamps[value] = harness.publish(value)
+    assert wait_for(lambda: set(stamps.values()) <= set(harness.node._frames.stamps())), "frames not buffered"
+    harness.model.template_means.clear()
+    response = harness.call(harness.set_target, request(*TARGET, stamp_ns=stamps[20]))
+    assert response.success, response.message
+    assert harness.model.template_means == [pytest.approx(20.0)]
+    assert harness.node.target.stamp_ns == stamps[20]
+    assert f"{stamps[20] // SEC}.{stamps[20] % SEC:09d}" in response.message
+    # within the tolerance (1 ms default) also matches; zero stamp = the latest image
+    harness.model.template_means.clear()
+    assert harness.call(harness.set_target, request(*TARGET, stamp_ns=stamps[40] + 500_000)).success
+    assert harness.call(harness.set_target, request(*TARGET, stamp_ns=0)).success
+    assert harness.model.template_means == [pytest.approx(40.0), pytest.approx(50.0)]
+    # tracking continues on newer frames
+    harness.streaming = True
+    n = len(harness.detections)
+    assert wait_for(lambda: len(harness.detections) > n + 2)
+
+
+def test_parameter_validation_rejects_bad_values_and_keeps_old_ones(harness):
+    node = harness.node
+    before = node.get_parameter("tracking.lr").value
+    for name, value, words in [("tracking.lr", 0.0, "tracking.lr must be in (0.0, 1.0]"),
+                               ("tracking.lr", 3.0, ""),
+                               ("tracking.lr", "fast", "type"),
+                               ("tracking.lost_frames", 0, ""),
+                               ("target.frame_buffer", 1000, ""),
+                               ("model.variant", "r50", "read-only"),
+                               ("input.reliability", "reliable", "read-only")]:
+        (result,) = node.set_parameters([Parameter(name, value=value)])
+        assert not result.successful, (name, value)
+        assert result.reason and words.lower() in result.reason.lower(), result.reason
+    assert node.get_parameter("tracking.lr").value == before == node.tracker.config.lr
+    assert node.get_parameter("model.variant").value == "lite"
+    # through the ROS parameter service as another process would: bad choice rejected, good value applied
+    client = harness.client.create_client(SetParameters, node.get_fully_qualified_name() + "/set_parameters")
+    assert wait_for(client.service_is_ready)
+    req = SetParameters.Request(parameters=[Parameter("tracking.mask_threshold", value=1.5).to_parameter_msg()])
+    (result,) = harness.call(client, req).results
+    assert not result.successful and "mask_threshold" in result.reason
+    req = SetParameters.Request(parameters=[Parameter("tracking.mask_threshold", value=0.25).to_parameter_msg()])
+    (result,) = harness.call(client, req).results
+    assert result.successful
+    assert node.tracker.config.mask_threshold == 0.25 and node.settings.tracking_mask_threshold == 0.25
+    (result,) = node.set_parameters([Parameter("tracking.mask_threshold", value=0.15)])
+    assert result.successful
+
+
+def test_run_time_threshold_change_is_applied(harness):
+    node = harness.node
+    assert harness.call(harness.set_target, request(*TARGET)).success
+    assert wait_for(lambda: node.state == "tracking")
+    results = node.set_parameters([Parameter("tracking.lost_threshold", value=0.95),
+                                   Parameter("tracking.lost_frames", value=1),
+                                   Parameter("target.class_id", value="cup")])
+    assert all(r.successful for r in results)
+    config = node.tracker.config
+    assert (config.lost_threshold, config.lost_frames, config.recover_threshold) == (0.95, 1, 0.95)
+    assert wait_for(lambda: node.state == "lost"), "planted score 0.9 < 0.95 must be lost"
+    assert harness.processed_after(2)
+    n_det = len(harness.detections)
+    assert harness.processed_after(4)
+    assert wait_for(lambda: len(harness.masks) > 3 and not np.frombuffer(harness.masks[-1].data, np.uint8).any())
+    assert len(harness.detections) == n_det, "no detection while lost"
+    assert harness.confidences[-1] == pytest.approx(0.9, abs=1e-6)
+    results = node.set_parameters([Parameter("tracking.lost_threshold", value=0.3),
+                                   Parameter("tracking.lost_frames", value=5)])
+    assert all(r.successful for r in results)
+    assert node.tracker.config.recover_threshold == TrackerConfig().recover_threshold
+    assert wait_for(lambda: len(harness.detections) > n_det and node.state == "tracking"), "recovers"
+    assert wait_for(lambda: harness.detections[-1].results[0].hypothesis.class_id == "cup")
+    assert node.set_parameters([Parameter("target.class_id", value="target")])[0].successful
+
+
+def test_bad_raw_images_are_logged_and_dropped_not_fatal(harness, capfd):
+    harness.streaming = False  # a newer frame would replace a bad one before it is decoded
+    bad_before = harness.node.stats.bad_images
+    unknown = frame_message(10, harness.stamp_ns + 1)
+    unknown.encoding = "32FC1"
+    truncated = frame_message(10, harness.stamp_ns + 2)
+    truncated.data = bytes(100)
+    for msg in (unknown, truncated):
+        assert keep_publishing(lambda: harness.image_pub.publish(msg),  # noqa: B023
+                               lambda: harness.node.stats.bad_images > bad_before)  # noqa: B023
+        bad_before = harness.node.stats.bad_images
+    harness.streaming = True
+    assert harness.processed_after(3), "the node keeps processing good images"
+    assert "unsupported image encoding '32FC1'" in capfd.readouterr().err
+
+
+def test_image_size_change_mid_track_reinitialises_on_the_scaled_box(harness):
+    node = harness.node
+    assert harness.call(harness.set_target, request(*TARGET)).success
+    before = node.stats.reinitialised
+    harness.hw = (240, 320)
+    try:
+        assert wait_for(lambda: node.stats.reinitialised > before)
+        assert wait_for(lambda: harness.masks and harness.masks[-1].width == 320 and harness.detections
+                        and harness.detections[-1].bbox.center.position.x == pytest.approx(160.0, abs=2.0))
+        assert node.state == "tracking" and node.target.image_hw == (240, 320)
+    finally:
+        harness.hw = HW
+    assert wait_for(lambda: harness.masks[-1].width == 160)
+
+
+def test_diagnostics_about_1hz(harness):
+    response = harness.call(harness.set_target, request(*TARGET))
+
+    def ours() -> list:
+        return [s for a in harness.diagnostics for s in a.status
+                if any(kv.key == "track id" and kv.value == response.track_id for kv in s.values)]
+
+    assert wait_for(lambda: len(ours()) >= 1, 5.0)
+    status = ours()[-1]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name == "attsiammask_tracker: tracking" and status.level == b"\x00"
+    assert values["state"] == "tracking" and values["model variant"] == "lite" and values["device"] == "cpu"
+    for key in ("processed fps", "latency p50 ms", "latency p95 ms", "dropped frames"):
+        assert key in values
+    assert float(values["processed fps"]) > 0 and float(values["latency p95 ms"]) >= float(values["latency p50 ms"])
+
+
+def test_inference_never_queues_frames_and_services_answer_meanwhile(harness):
+    """A slow model: frames published faster than it processes are dropped (counted), not queued, and a
+    set_target call is answered while a track() is running."""
+    node = harness.node
+    assert harness.call(harness.set_target, request(*TARGET)).success
+    original = harness.model.search_heads
+    slow = threading.Event()
+
+    def slow_heads(*args, **kwargs):
+        slow.set()
+        time.sleep(0.3)
+        return original(*args, **kwargs)
+
+    harness.model.search_heads = slow_heads
+    try:
+        dropped, received = node.stats.dropped, node.stats.received
+        assert wait_for(slow.is_set)
+        started = time.monotonic()
+        response = harness.call(harness.clear_target, Trigger.Request())
+        assert response.success and time.monotonic() - started < 2.0
+        assert harness.call(harness.set_target, request(*TARGET)).success
+        assert wait_for(lambda: node.stats.received > received + 20, 10.0)
+        assert node.stats.dropped > dropped + 10
+        assert node.stats.processed < node.stats.received
+    finally:
+        harness.model.search_heads = original
+
+
+def test_target_topic_hand_off(harness):
+    detection = Detection2D()
+    detection.header.stamp.sec = 0
+    detection.bbox.center.position.x, detection.bbox.center.position.y = 80.0, 60.0
+    detection.bbox.size_x, detection.bbox.size_y = 30.0, 30.0
+    before = harness.node.target.track_id if harness.node.target else None
+    assert wait_for(lambda: harness.target_pub.get_subscription_count() > 0)
+    harness.target_pub.publish(detection)
+    assert wait_for(lambda: harness.node.target is not None and harness.node.target.track_id != before)
+
+
+def test_every_set_target_failure_answers_false_and_the_node_keeps_running(context):
+    h = Harness(context, "/tn_fail")
+    try:
+        response = h.call(h.set_target, request(*TARGET))
+        assert not response.success and response.track_id == ""
+        assert "no image received yet on /tn_fail/image" in response.message
+        stamp = h.publish(30)
+        assert wait_for(lambda: len(h.node._frames) > 0)
+        cases = [
+            (request(*TARGET, stamp_ns=stamp + 5 * SEC), "no buffered image has stamp"),
+            (request(*TARGET, stamp_ns=stamp + 2_000_000), "tolerance 1 ms"),
+            (request(math.nan, 60.0, 40.0, 30.0), "not finite"),
+            (request(80.0, 60.0, math.inf, 30.0), "not finite"),
+            (request(80.0, 60.0, 2.0, 30.0), "below the minimum of 4 px"),
+            (request(500.0, 60.0, 40.0, 30.0), "does not overlap the 160x120 image"),
+            (request(80.0, -100.0, 40.0, 30.0), "does not overlap"),
+        ]
+        for req, words in cases:
+            response = h.call(h.set_target, req)
+            assert not response.success and words in response.message, response.message
+            assert response.track_id == ""
+        assert h.node.target is None
+        # a box partly outside is clipped; then a good call succeeds
+        response = h.call(h.set_target, request(5.0, 5.0, 30.0, 20.0, stamp_ns=stamp))
+        assert response.success and "x=0.0 y=0.0 w=20.0 h=15.0" in response.message
+        assert h.call(h.set_target, request(*TARGET, stamp_ns=stamp)).success
+        h.streaming = True
+        assert wait_for(lambda: bool(h.detections))
+    finally:
+        h.close()
+
+
+def test_compressed_input_and_corrupt_compressed_images(context, capfd):
+    h = Harness(context, "/tn_comp", overrides={"input.transport": "compressed"})
+    try:
+        assert h.node._image_sub.topic_name == "/tn_comp/image/compressed"
+        assert wait_for(lambda: h.node._image_sub.get_publisher_count() > 0)
+
+        def compressed(data: bytes, stamp_ns: int) -> CompressedImage:
+            msg = CompressedImage(format="jpeg", data=data)
+            msg.header.frame_id = FRAME_ID
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, SEC)
+            return msg
+
+        ok, jpeg = cv2.imencode(".jpg", np.full((*HW, 3), 90, np.uint8))
+        corrupt = compressed(b"\xff\xd8 this is not a jpeg", 5 * SEC)
+        assert keep_publishing(lambda: h.compressed_pub.publish(corrupt), lambda: h.node.stats.bad_images >= 1)
+        for k in range(1, 4):
+            h.compressed_pub.publish(compressed(jpeg.tobytes(), 5 * SEC + k))
+        assert wait_for(lambda: h.node.stats.processed >= 1)
+        response = h.call(h.set_target, request(*TARGET, stamp_ns=5 * SEC + 1))
+        assert response.success, response.message
+        h.compressed_pub.publish(compressed(jpeg.tobytes(), 6 * SEC))
+        assert wait_for(lambda: bool(h.detections))
+        assert h.detections[-1].header.stamp.sec == 6
+        assert "cannot decode compressed image" in capfd.readouterr().err
+    finally:
+        h.close()
+
+
+def test_reliable_subscription_reports_an_incompatible_best_effort_publisher(context, capfd):
+    best_effort = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
+    node = TrackerNode(build_tracker=lambda s: Tracker(RecordingModel(), config=TrackerConfig(), attention=False),
+                       context=context, namespace="/tn_qos", parameter_overrides=[
+                           Parameter("input.reliability", value="reliable")])
+    client = rclpy.create_node("qos_client", namespace="/tn_qos", context=context)
+    client.create_publisher(Image, "image", best_effort)
+    executor = MultiThreadedExecutor(context=context)
+    executor.add_node(node)
+    executor.add_node(client)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: node.stats.qos_incompatible > 0, 15.0)
+    finally:
+        executor.shutdown()
+        thread.join(10)
+        node.destroy_node()
+        client.destroy_node()
+    assert "incompatible QoS on /tn_qos/image" in capfd.readouterr().err
+
+
+def test_start_up_with_the_yaml_and_bad_values(context, tmp_path):
+    def build(settings):
+        return Tracker(RecordingModel(), config=TrackerConfig(), attention=False)
+
+    node = TrackerNode(build_tracker=build, context=context, namespace="/tn_yaml",
+                       cli_args=["--ros-args", "--params-file", str(REPO / "config" / "tracker.yaml")])
+    try:
+        assert node.settings == params.TrackerNodeParameters()
+        descriptor = node.describe_parameter("model.variant")
+        assert descriptor.read_only and "lite" in descriptor.additional_constraints
+    finally:
+        node.destroy_node()
+    custom = tmp_path / "custom.yaml"
+    custom.write_text("/**:\n  ros__parameters:\n    tracking:\n      lost_frames: 9\n      lr: 0.5\n")
+    node = TrackerNode(build_tracker=build, context=context, namespace="/tn_yaml",
+                       cli_args=["--ros-args", "--params-file", str(custom)])
+    try:
+        assert node.settings.tracking_lost_frames == 9 and node.tracker.config.lost_frames == 9
+        assert node.tracker.config.lr == 0.5
+    finally:
+        node.destroy_node()
+    for override, words in [(Parameter("tracking.lr", value=2.0), "tracking.lr"),
+                            (Parameter("model.variant", value="r18"), "model.variant must be one of"),
+                            (Parameter("model.device", value="gpu"), "model.device must match")]:
+        with pytest.raises(StartupError, match=words):
+            TrackerNode(build_tracker=build, context=context, namespace="/tn_yaml", parameter_overrides=[override])
+
+    def no_weights(settings):
+        raise ValueError("variant 'lite' has no embedded weights: pass weights=<path>")
+
+    with pytest.raises(StartupError, match="cannot build the tracker .*no embedded weights"):
+        TrackerNode(build_tracker=no_weights, context=context, namespace="/tn_yaml")
+
+
+def test_tracker_config_keeps_recovery_above_loss():
+    base = TrackerConfig()
+    settings = params.TrackerNodeParameters(tracking_lost_threshold=0.8, tracking_penalty_k=0.2, tracking_lr=1.0)
+    config = tracker_config(base, settings)
+    assert (config.lost_threshold, config.recover_threshold, config.penalty_k, config.lr) == (0.8, 0.8, 0.2, 1.0)
+    assert (config.stride, config.score_size, config.ratios) == (base.stride, base.score_size, base.ratios)
+    assert tracker_config(base, params.TrackerNodeParameters()).recover_threshold == base.recover_threshold
+
+
+# ---- the executable: start-up failure and clean shutdown on signals ------------------------------------------
+RUNNER = """
+import sys
+import attsiammask_core.models.siammask  # the package first: test/ holds a folder of the same name
+sys.path.append({test_dir!r})
+from fake_siammask import PlantedModel
+from attsiammask_core import Tracker
+from attsiammask_core.config import TrackerConfig
+from attsiammask_ros.tracker_node import main
+sys.exit(main(build_tracker=lambda s: Tracker(PlantedModel(), config=TrackerConfig(), attention=False)))
+"""
+
+
+def _installed_tracker_node() -> Path:
+    ament_index = pytest.importorskip("ament_index_python.packages", reason="run `make setup`")
+    return Path(ament_index.get_package_prefix("attsiammask_ros")) / "lib" / "attsiammask_ros" / "tracker_node"
+
+
+def test_executable_without_weights_exits_non_zero_with_a_clear_error(tmp_path):
+    exe = _installed_tracker_node()
+    assert exe.is_file(), f"{exe} missing: run `make setup`"
+    missing = tmp_path / "missing.pth"
+    done = subprocess.run([sys.executable, str(exe), "--ros-args", "-r", "__ns:=/tn_exe", "-p",
+                           f"model.weights:={missing}"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "cannot start: cannot build the tracker" in done.stderr and str(missing) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_main_shuts_down_cleanly_on_signals(context, tmp_path, signum):
+    script = tmp_path / "run_node.py"
+    script.write_text(RUNNER.format(test_dir=str(REPO / "test")))
+    namespace = f"/tn_sig{int(signum)}"
+    process = subprocess.Popen([sys.executable, str(script), "--ros-args", "-r", f"__ns:={namespace}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    client = rclpy.create_node("signal_client", context=context)
+    executor = MultiThreadedExecutor(context=context)
+    executor.add_node(client)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        set_target = client.create_client(SetTarget, f"{namespace}/set_target")
+        assert wait_for(lambda: set_target.service_is_ready() or process.poll() is not None, 60.0)
+        assert process.poll() is None, process.communicate()[1]
+        future = set_target.call_async(request(*TARGET))  # answered (no image yet) once the node spins
+        assert wait_for(future.done, 20.0) and not future.result().success
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr
+        assert "Traceback" not in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        executor.shutdown()
+        thread.join(10)
+        client.destroy_node()
