@@ -577,3 +577,20 @@ def test_main_shuts_down_cleanly_on_signals(context, tmp_path, signum):
         executor.shutdown()
         thread.join(10)
         client.destroy_node()
+
+
+def test_debug_image_only_when_enabled_and_subscribed(harness):
+    node = harness.node
+    assert harness.call(harness.set_target, request(*TARGET)).success
+    received: list[Image] = []
+    sub = harness.client.create_subscription(Image, "debug_image", received.append, 10)
+    try:
+        assert wait_for(lambda: node._debug_pub.get_subscription_count() > 0)
+        assert harness.processed_after(3) and received == []  # disabled by default
+        assert node.set_parameters([Parameter("output.publish_debug_image", value=True)])[0].successful
+        assert wait_for(lambda: bool(received))
+        image = received[-1]
+        assert (image.encoding, image.height, image.width, image.header.frame_id) == ("bgr8", 120, 160, FRAME_ID)
+    finally:
+        harness.client.destroy_subscription(sub)
+        node.set_parameters([Parameter("output.publish_debug_image", value=False)])
