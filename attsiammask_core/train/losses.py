@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from attsiammask_core.models import SiamMask, TrainingOutput
+from attsiammask_core.models import SearchOutput, SiamMask
 
 from .config import LossConfig
 
@@ -25,7 +25,7 @@ __all__ = ["LossOutput", "SiamMaskLoss", "TrainingForward"]
 
 
 class TrainingForward(nn.Module):
-    """Wraps a SiamMask for training: the full forward plus refine at one position per selected window.
+    """Wraps a SiamMask for training: cls/loc/mask correlation for a batch plus refine at one position per window.
 
     It is this module that DistributedDataParallel wraps, so every trained parameter is used inside one
     forward call. Holds no loss and no state of its own.
@@ -36,8 +36,10 @@ class TrainingForward(nn.Module):
         self.model = model
 
     def forward(self, template: torch.Tensor, search: torch.Tensor, mask_index: torch.Tensor,
-                mask_ys: torch.Tensor, mask_xs: torch.Tensor) -> tuple[TrainingOutput, torch.Tensor | None]:
-        out = self.model(template, search)
+                mask_ys: torch.Tensor, mask_xs: torch.Tensor) -> tuple[SearchOutput, torch.Tensor | None]:
+        # The inference path (batched): cls, loc, mask_corr and f0-f2, without the 3969-channel raw mask map
+        # of SiamMask.forward, which the refine ("sharp") loss does not use and which costs ~1/4 of the heads.
+        out = self.model.search(search, self.model.template_kernels(self.model.template_features(template)))
         if mask_index.numel() == 0:
             return out, None
         refined = self.model.refine_head.forward_at(out.f0, out.f1, out.f2, out.mask_corr, mask_ys, mask_xs,
@@ -73,7 +75,7 @@ class SiamMaskLoss:
             mask_iou = float("nan")
         else:
             target = batch["mask_target"][index, slot]
-            mask = F.soft_margin_loss(refined, target * 2 - 1)
+            mask = F.softplus(-(target * 2 - 1) * refined).mean()  # soft-margin loss, overflow-free
             with torch.no_grad():
                 predicted = refined > 0
                 truth = target > 0.5

@@ -3,8 +3,14 @@ import numpy as np
 from attsiammask_core.config import TrackerConfig
 from attsiammask_core.geometry import decode_deltas_cxcywh
 from attsiammask_core.train.config import LabelConfig
-from attsiammask_core.train.labels import (anchor_targets, box_iou_cxcywh, crop_anchors, encode_deltas_cxcywh,
-                                           mask_positions, mask_window)
+from attsiammask_core.train.labels import (
+    anchor_targets,
+    box_iou_cxcywh,
+    crop_anchors,
+    encode_deltas_cxcywh,
+    mask_positions,
+    mask_window,
+)
 
 GEOMETRY = TrackerConfig()
 ANCHORS = crop_anchors(GEOMETRY)

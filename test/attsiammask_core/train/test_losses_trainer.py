@@ -10,8 +10,14 @@ from attsiammask_core.train.config import LossConfig, OptimConfig, TrainConfig, 
 from attsiammask_core.train.data import PairDataset
 from attsiammask_core.train.losses import SiamMaskLoss, TrainingForward
 from attsiammask_core.train.pairs import FramePool
-from attsiammask_core.train.trainer import (CHECKPOINT, apply_freeze, learning_rate, load_checkpoint,
-                                            set_train_mode, train)
+from attsiammask_core.train.trainer import (
+    CHECKPOINT,
+    apply_freeze,
+    learning_rate,
+    load_checkpoint,
+    set_train_mode,
+    train,
+)
 
 
 def test_classification_loss_known_values():
@@ -121,3 +127,18 @@ def test_full_run_writes_weights(sequences, tmp_path, make_tiny):
                 progress=False)
     assert (out / "tiny.safetensors").is_file() and (out / "epoch_002.pt").is_file()
     assert load_checkpoint(out / CHECKPOINT)["epoch"] == 2
+
+
+def test_training_forward_matches_the_model_forward(make_tiny):
+    model = make_tiny(2).eval()
+    z, x = torch.rand(2, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
+    index, ys, xs = torch.tensor([1, 0]), torch.tensor([3, 20]), torch.tensor([7, 11])
+    with torch.no_grad():
+        out, refined = TrainingForward(model)(z, x, index, ys, xs)
+        reference = model(z, x)
+        torch.testing.assert_close(out.cls, reference.cls)
+        torch.testing.assert_close(out.loc, reference.loc)
+        torch.testing.assert_close(out.mask_corr, reference.mask_corr)
+        single = model.refine_head(reference.f0[1:], reference.f1[1:], reference.f2[1:], reference.mask_corr[1:],
+                                   (3, 7))
+        torch.testing.assert_close(refined[0], single[0, 0])
