@@ -356,31 +356,31 @@ def test_diagnostics_about_1hz(harness):
 
 
 def test_inference_never_queues_frames_and_services_answer_meanwhile(harness):
-    """A slow model: frames published faster than it processes are dropped (counted), not queued, and a
-    set_target call is answered while a track() is running."""
+    """While one track() is blocked, frames keep arriving: each replaces the pending one (dropped, counted, never
+    queued), and set_target is answered meanwhile."""
     node = harness.node
     assert harness.call(harness.set_target, request(*TARGET)).success
     original = harness.model.search_heads
-    slow = threading.Event()
+    entered, release = threading.Event(), threading.Event()
 
-    def slow_heads(*args, **kwargs):
-        slow.set()
-        time.sleep(0.3)
+    def blocked_heads(*args, **kwargs):
+        entered.set()
+        release.wait(15.0)
         return original(*args, **kwargs)
 
-    harness.model.search_heads = slow_heads
+    harness.model.search_heads = blocked_heads
     try:
-        dropped, received = node.stats.dropped, node.stats.received
-        assert wait_for(slow.is_set)
-        started = time.monotonic()
-        response = harness.call(harness.clear_target, Trigger.Request())
-        assert response.success and time.monotonic() - started < 2.0
-        assert harness.call(harness.set_target, request(*TARGET)).success
-        assert wait_for(lambda: node.stats.received > received + 20, 10.0)
-        assert node.stats.dropped > dropped + 10
-        assert node.stats.processed < node.stats.received
+        assert wait_for(entered.is_set)
+        received, dropped, processed = node.stats.received, node.stats.dropped, node.stats.processed
+        response = harness.call(harness.set_target, request(math.nan, 60.0, 40.0, 30.0))
+        assert not response.success and "not finite" in response.message
+        assert not release.is_set()
+        assert wait_for(lambda: node.stats.received >= received + 10)
+        assert node.stats.dropped >= dropped + 9 and node.stats.processed == processed
     finally:
         harness.model.search_heads = original
+        release.set()
+    assert harness.processed_after(2)
 
 
 def test_target_topic_hand_off(harness):
