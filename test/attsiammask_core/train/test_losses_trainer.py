@@ -142,3 +142,25 @@ def test_training_forward_matches_the_model_forward(make_tiny):
         single = model.refine_head(reference.f0[1:], reference.f1[1:], reference.f2[1:], reference.mask_corr[1:],
                                    (3, 7))
         torch.testing.assert_close(refined[0], single[0, 0])
+
+
+def test_training_checkpoints_hold_only_safe_types(tmp_path):
+    import random
+
+    import numpy as np
+    import torch
+
+    from attsiammask_core.train import trainer
+
+    np.random.seed(5)
+    random.seed(5)
+    torch.manual_seed(5)
+    state = trainer._rng_state()
+    torch.save({"rng": state}, tmp_path / "rng.pt")
+    loaded = torch.load(tmp_path / "rng.pt", weights_only=True)["rng"]
+    expected = (np.random.rand(), random.random(), torch.rand(1).item())
+    np.random.seed(0)
+    random.seed(0)
+    torch.manual_seed(0)
+    trainer._set_rng_state(loaded)
+    assert (np.random.rand(), random.random(), torch.rand(1).item()) == expected
