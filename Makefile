@@ -97,3 +97,15 @@ vot-check: setup
 	cd build/vot-workspace && ../../.venv-vot/bin/vot analysis --workspace . --name vot-check \
 	  $(or $(VOT_TRACKER),AttSiamMask_r50_random)
 	.venv-vot/bin/python tools/vot_toolkit/show_results.py build/vot-workspace $(or $(VOT_TRACKER),AttSiamMask_r50_random)
+
+# The whole ROS pipeline on a clip over localhost DDS (attsiammask_ros/demo/run.py): the tracker node, a player
+# publishing the clip at its frame rate, a client calling set_target with the first frame's box; writes
+# outputs/demo/ (demo.mp4, results.jsonl, summary.json) and prints IoU, fps and latency. Default: the embedded clip
+# and the embedded lite model. Options: VIDEO=file BOX=x,y,w,h | SEQ=folder, WEIGHTS=file, DEVICE=cpu|cuda|auto,
+# DEMO_ARGS="--max-frames 40 ...", DEMO_DOMAIN_ID (private ROS domain, default 74).
+DEMO_DOMAIN_ID ?= 74
+.PHONY: demo
+demo: setup
+	. ./env.sh && ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$(DEMO_DOMAIN_ID) python -m attsiammask_ros.demo.run \
+	  $(if $(VIDEO),--video "$(VIDEO)") $(if $(BOX),--box "$(BOX)") $(if $(SEQ),--seq "$(SEQ)") \
+	  $(if $(WEIGHTS),--weights "$(WEIGHTS)") $(if $(DEVICE),--device "$(DEVICE)") $(DEMO_ARGS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 
 # The reference implementation's whole tracking step on this machine type (../shared/docs/environment.md).
 REFERENCE_STEP_MS = 262.0
@@ -18,7 +19,22 @@ def _tracker(variant: str, weights, attention: bool):
                           random_init=weights is None)
 
 
+def _run_node(args: argparse.Namespace) -> int:
+    """`--node`: the ROS benchmark lives in attsiammask_ros (the core never imports ROS); imported only here."""
+    import importlib
+
+    try:
+        bench_node = importlib.import_module("attsiammask_ros.bench_node")
+    except ImportError as exc:
+        print(f"attsiammask bench --node needs ROS 2 (rclpy) and the attsiammask_ros package with its interfaces: "
+              f"run `make setup` and `source env.sh` ({exc})", file=sys.stderr)
+        return 2
+    return bench_node.run(args)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.node:
+        return _run_node(args)
     import torch
 
     from attsiammask_core.bench import STAGES, bench_trackers, compare_with_reference, synthetic_sequence
@@ -68,4 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    node = parser.add_argument_group("--node: the ROS node end to end (needs make setup and env.sh)")
+    node.add_argument("--node", action="store_true",
+                      help="end-to-end latency of tracker_node (publish -> detection) next to track() on the same "
+                           "frames, and processed fps under a faster stream (lite model)")
+    node.add_argument("--rate", type=float, default=60.0, help="--node: stream rate in Hz (default 60)")
+    node.add_argument("--seconds", type=float, default=5.0, help="--node: stream duration (default 5 s)")
+    node.add_argument("--device", default="cpu", help="--node: model device (default cpu)")
+    node.add_argument("--domain-id", type=int, default=None,
+                      help="--node: ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID, else 74); discovery stays on localhost")
+    node.add_argument("--startup-timeout", type=float, default=120.0, help="--node: seconds for the node to start")
     parser.set_defaults(func=run)

@@ -73,7 +73,6 @@ def use_shared_memory_profile(folder: str | Path) -> Path | None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(SHM_PROFILE_XML)
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(path.resolve())
-    os.environ["FASTRTPS_DEFAULT_PROFILES_FILE"] = str(path.resolve())
     return path
 
 
