@@ -160,7 +160,7 @@ def summarise(records: Sequence[dict[str, Any]], clip: Clip, client: Any, diagno
         "iou_quantiles": {f"p{q}": _pct(ious, q) for q in IOU_QUANTILES} if ious else None,
         "mean_iou_holding_last_box": float(np.mean(held)) if held else None,
         "processed_fps": (len(receipts) - 1) / span if len(receipts) > 1 and span > 0 else None,
-        "publish_fps": (len(records) - 1) / play_seconds if play_seconds > 0 and len(records) > 1 else None,
+        "publish_fps": (len(records) - 2) / play_seconds if play_seconds > 0 and len(records) > 2 else None,
         "latency_ms": {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95), "max": max(latencies)}
         if latencies else None,
         "node": {k: diagnostics[k] for k in ("received frames", "processed frames", "dropped frames", "track p50 ms",
