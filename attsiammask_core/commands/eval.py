@@ -27,15 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+from attsiammask_core.commands.arguments import positive_int
 
 
 def _names(values: list[str] | None) -> list[str] | None:
@@ -118,8 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for numpy, torch and OpenCV (default 0)")
     parser.add_argument("--eao-interval", type=int, nargs=2, default=(100, 356), metavar=("LOW", "HIGH"),
                         help="EAO sequence-length interval (default VOT2018's 100 356)")
-    parser.add_argument("--max-frames", type=_positive_int, help="use only the first N frames of each sequence")
-    parser.add_argument("--skip", type=_positive_int, default=5, help="VOT: re-init this many frames after a "
+    parser.add_argument("--max-frames", type=positive_int, help="use only the first N frames of each sequence")
+    parser.add_argument("--skip", type=positive_int, default=5, help="VOT: re-init this many frames after a "
                         "failure (default 5)")
     parser.add_argument("--burn-in", type=int, default=10, help="VOT: frames after each init excluded from "
                         "accuracy (default 10)")

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from attsiammask_core.commands.arguments import positive_int
 from attsiammask_core.config import DEFAULT_PRESET, preset_names
 from attsiammask_core.tracker import Tracker, TrackResult
 
@@ -30,16 +31,6 @@ def parse_box(text: str) -> tuple[float, float, float, float]:
     if len(values) != 4:
         raise argparse.ArgumentTypeError(f"box must be x,y,w,h (four numbers), got {text!r}")
     return values  # type: ignore[return-value]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def frame_files(folder: Path) -> list[Path]:
@@ -189,7 +180,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-attention", action="store_true", help="plain SiamMask (no attention step)")
     parser.add_argument("--preset", default=DEFAULT_PRESET, choices=preset_names(),
                         help=f"tracker hyperparameters (default {DEFAULT_PRESET})")
-    parser.add_argument("--max-frames", type=_positive_int, help="stop after this many frames")
+    parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     parser.add_argument("--out", required=True, type=Path, help="output folder (results.jsonl)")
     parser.add_argument("--annotated-video", type=Path, help="also write an annotated video here (mp4v)")
     parser.set_defaults(func=run)
