@@ -123,7 +123,7 @@ class Tracker:
         self.last_timings: dict[str, float] = {}
 
     @classmethod
-    def create(cls, variant: str = "r50", weights: str | Path | None = None, device: str | torch.device = "cpu",
+    def create(cls, variant: str = "lite", weights: str | Path | None = None, device: str | torch.device = "cpu",
                attention: bool | AttentionConfig = True, config: TrackerConfig | str | None = None,
                random_init: bool = False) -> Tracker:
         """Build the model of ``variant``, load ``weights`` (official .pth or our .safetensors) and wrap it.

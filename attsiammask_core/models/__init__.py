@@ -35,6 +35,8 @@ def build_lite() -> SiamMask:
 
 
 LITE_CHANNELS = 128
+# The embedded CPU model is the default wherever a variant is not named (Tracker.create, track, eval "ours").
+DEFAULT_VARIANT = "lite"
 MODELS: dict[str, Callable[[], SiamMask]] = {"r50": build_r50, "lite": build_lite}
 
 
@@ -47,6 +49,6 @@ def build_model(variant: str = "r50") -> SiamMask:
     return constructor().eval()
 
 
-__all__ = ["MODELS", "AdjustLayer", "DepthwiseXCorrHead", "EfficientNetLite0Trunk", "Neck", "RPNHead", "Refine",
-           "ResNet50", "SearchOutput", "SiamMask", "TemplateKernels", "TrainingOutput", "assemble", "build_lite",
-           "build_model", "build_r50", "load_imagenet_weights", "mask_head", "xcorr_depthwise"]
+__all__ = ["DEFAULT_VARIANT", "MODELS", "AdjustLayer", "DepthwiseXCorrHead", "EfficientNetLite0Trunk", "Neck",
+           "RPNHead", "Refine", "ResNet50", "SearchOutput", "SiamMask", "TemplateKernels", "TrainingOutput", "assemble",
+           "build_lite", "build_model", "build_r50", "load_imagenet_weights", "mask_head", "xcorr_depthwise"]

@@ -338,7 +338,7 @@ def test_real_model_shapes_and_determinism():
 
 def test_create_requires_weights_for_r50(monkeypatch):
     with pytest.raises(ValueError, match="no embedded weights.*weights="):
-        Tracker.create()
+        Tracker.create(variant="r50")
     with pytest.raises(ValueError, match="not both"):
         Tracker.create(weights="x.pth", random_init=True)
     with pytest.raises(ValueError, match="unknown tracker preset"):
@@ -356,5 +356,24 @@ def test_create_loads_weights_through_the_weights_package(monkeypatch, tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         tracker = Tracker.create(weights=tmp_path / "w.safetensors", config="vot", attention=False)
-    assert calls == [(tmp_path / "w.safetensors", "r50")]
+    assert calls == [(tmp_path / "w.safetensors", "lite")]  # the default variant
     assert tracker.config.penalty_k == 0.04 and not tracker.attention_config.enabled
+
+
+def test_default_tracker_is_the_embedded_lite_model():
+    from attsiammask_core.eval.metrics import iou_xywh
+    from attsiammask_core.weights import embedded_weights_path
+
+    if embedded_weights_path("lite") is None:
+        pytest.skip("the embedded lite weights file is not in this checkout")
+    import cv2
+    from skimage import data
+
+    frame = cv2.cvtColor(cv2.resize(data.astronaut(), (640, 480)), cv2.COLOR_RGB2BGR)
+    tracker = Tracker.create()
+    box = (195.0, 15.0, 180.0, 160.0)  # the astronaut's head
+    tracker.init(frame, box)
+    result = tracker.track(frame)
+    # The same frame again: a trained model finds the target where it was, with confidence.
+    assert result.state == "tracking" and result.score > 0.5
+    assert iou_xywh(np.array([result.box]), np.array([box]))[0] > 0.6

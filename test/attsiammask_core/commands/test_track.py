@@ -71,7 +71,7 @@ def test_frames_folder_to_results_and_annotated_video(tmp_path, fake_tracker, ca
     code = _run(["--frames", str(folder), "--box", "50,40,40,30", "--out", str(out), "--annotated-video", str(video),
                  "--preset", "vot", "--no-attention"])
     assert code == 0
-    assert fake_tracker.calls == [{"variant": "r50", "weights": None, "device": "cpu", "attention": False,
+    assert fake_tracker.calls == [{"variant": "lite", "weights": None, "device": "cpu", "attention": False,
                                    "config": "vot", "random_init": False}]
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in records] == [0, 1, 2, 3]
@@ -123,7 +123,7 @@ def test_r50_needs_weights(tmp_path, capsys):
     folder = tmp_path / "frames"
     folder.mkdir()
     cv2.imwrite(str(folder / "0.png"), _frames(1)[0])
-    assert _run(["--frames", str(folder), "--box", "5,5,10,10", "--out", str(tmp_path / "o")]) == 2
+    assert _run(["--frames", str(folder), "--box", "5,5,10,10", "--variant", "r50", "--out", str(tmp_path / "o")]) == 2
     assert "no embedded weights" in capsys.readouterr().err
 
 
