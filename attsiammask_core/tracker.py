@@ -125,11 +125,17 @@ class Tracker:
     @classmethod
     def create(cls, variant: str = "lite", weights: str | Path | None = None, device: str | torch.device = "cpu",
                attention: bool | AttentionConfig = True, config: TrackerConfig | str | None = None,
-               random_init: bool = False) -> Tracker:
+               random_init: bool = False, threads: int | None = None) -> Tracker:
         """Build the model of ``variant``, load ``weights`` (official .pth or our .safetensors) and wrap it.
 
         ``random_init=True`` (tests and benchmarks only) keeps random weights when no file is given.
+        ``threads`` sets torch's intra-op CPU threads for the whole process (None: torch's default); fewer
+        threads than cores keep inference from stalling when other threads of the process need a core.
         """
+        if threads is not None:
+            if threads < 1:
+                raise ValueError(f"threads must be >= 1, got {threads}")
+            torch.set_num_threads(threads)
         from attsiammask_core.models import build_model
         from attsiammask_core.weights import embedded_weights_path, load_any
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import threading
 import time
@@ -61,10 +62,20 @@ class StartupError(RuntimeError):
     """The node cannot start (bad parameters, no weights): main logs it and exits non-zero."""
 
 
+def inference_threads() -> int:
+    """CPU threads for inference: all cores but one, which stays free for DDS and the executor's callbacks.
+
+    With every core in torch's thread pool, each operator waits for a core that a callback holds, and
+    a 30 ms step became seconds on a 2-core machine (measured with make demo).
+    """
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
 def build_tracker(settings: TrackerNodeParameters) -> Tracker:
     """The production tracker: ``Tracker.create`` from the model parameters (tests pass their own factory)."""
     return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
-                          device=settings.model_device, attention=settings.attention_enabled)
+                          device=settings.model_device, attention=settings.attention_enabled,
+                          threads=inference_threads())
 
 
 def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> TrackerConfig:
