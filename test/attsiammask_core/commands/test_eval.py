@@ -95,7 +95,7 @@ def test_eval_split_file_sequences_and_max_frames(data_dir, tmp_path, capsys):
     (["--trackers", "vit", "--peers", "/nonexistent/peers"], "--peers: not a folder"),
     (["--trackers", "csrt", "--sequences", "nope"], "sequences not found"),
     (["--trackers", "csrt", "--eao-interval", "50", "10"], "--eao-interval needs 1 <= LOW <= HIGH"),
-    (["--trackers", "ours"], "weights"),
+    (["--trackers", "ours:r50"], "weights"),  # r50 has no embedded weights
 ])
 def test_user_errors(data_dir, tmp_path, capsys, extra, message):
     assert main(["eval", "--data", str(data_dir), "--out", str(tmp_path / "o"), *extra]) == 2

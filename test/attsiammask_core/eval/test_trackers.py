@@ -41,11 +41,11 @@ def _frames(n: int = 8, hw: tuple[int, int] = (96, 128)) -> tuple[list[np.ndarra
 
 def test_parse_spec_grammar():
     assert parse_spec("csrt") == "csrt" and parse_spec(" KCF ") == "kcf"
-    assert parse_spec("ours") == OursSpec("r50", True, None)
+    assert parse_spec("ours") == OursSpec("lite", True, None)  # the default variant
     assert parse_spec("ours:r50:noatt") == OursSpec("r50", False, None)
     assert parse_spec("OURS:noatt:vot:r50") == OursSpec("r50", False, "vot")  # any order, case-insensitive
-    assert parse_spec("ours:att").canonical == "ours:r50:att"
-    assert parse_spec("ours:davis").canonical == "ours:r50:att:davis"
+    assert parse_spec("ours:att").canonical == "ours:lite:att"
+    assert parse_spec("ours:davis").canonical == "ours:lite:att:davis"
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -165,13 +165,13 @@ def test_ours_adapter_gives_box_polygon_mask_and_fresh_trackers(monkeypatch, tmp
     _PlantedTracker.calls = []
     monkeypatch.setattr(tracker_module, "Tracker", _PlantedTracker)
     with pytest.raises(ValueError, match="weights"):
-        make_tracker("ours")
+        make_tracker("ours:r50")  # r50 has no embedded weights
     weights = tmp_path / "w.safetensors"
     weights.write_bytes(b"x")
     factory = make_tracker("ours:noatt:vot", weights=weights)
-    assert _PlantedTracker.calls[-1] == {"variant": "r50", "weights": weights, "device": "cpu", "attention": False,
+    assert _PlantedTracker.calls[-1] == {"variant": "lite", "weights": weights, "device": "cpu", "attention": False,
                                          "config": "vot", "random_init": False}
-    assert factory.spec == "ours:r50:noatt:vot" and factory.options["weights"] == str(weights)
+    assert factory.spec == "ours:lite:noatt:vot" and factory.options["weights"] == str(weights)
     assert len(factory.options["model_sha256"]) == 64
     assert factory.options["config"]["penalty_k"] == 0.04 and factory.options["attention"]["enabled"] is False
     first, second = factory(), factory()
