@@ -61,7 +61,7 @@ class RecordingModel(PlantedModel):
         return super().template_features(z)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -150,7 +150,7 @@ class Harness:
         assert wait_for(future.done, timeout), "no response"
         return future.result()
 
-    def processed_after(self, count: int, timeout: float = 10.0) -> bool:
+    def processed_after(self, count: int, timeout: float = 30.0) -> bool:
         """Wait until `count` more frames have been processed."""
         target = self.node.stats.processed + count
         return wait_for(lambda: self.node.stats.processed >= target, timeout)
