@@ -141,35 +141,33 @@ class PairSampler:
     def template_crop(self, k: int, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
                                                                                np.ndarray | None]:
         """(127 crop, cxcywh box relative to the crop centre, 127 mask or None) of frame i of sequence k."""
-        frame, box = self.pool.frame(k, i), self.pool.box(k, i)
-        g = self.geometry
-        cx, cy, w, h = xywh_to_cxcywh(box)
-        side = context_side((w, h), g.context_amount) * float(np.exp(rng.uniform(-1, 1) * self.data.template_scale))
-        k_scale = g.exemplar_size / side
-        shift = rng.uniform(-1, 1, size=2) * self.data.template_shift
-        mid = (g.exemplar_size - 1) / 2
-        target = (mid + shift[0], mid + shift[1])
-        crop = warp_crop(frame, (cx, cy), (k_scale, k_scale), g.exemplar_size, channel_mean_uint8(frame), target)
-        mask = self.pool.mask(k, i)
-        crop_mask = None if mask is None else _warp_mask(mask, (cx, cy), (k_scale, k_scale), g.exemplar_size, target)
-        return crop, np.array([shift[0], shift[1], w * k_scale, h * k_scale]), crop_mask
+        d = self.data
+        return self._jittered_crop(k, i, rng, self.geometry.exemplar_size, d.template_scale, None, d.template_shift)
 
     def search_crop(self, k: int, i: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
                                                                              np.ndarray | None]:
         """(255 crop, cxcywh box relative to the crop centre, 255 mask or None) with shift/scale/aspect jitter."""
+        d = self.data
+        return self._jittered_crop(k, i, rng, self.geometry.instance_size, d.search_scale, d.search_aspect,
+                                   d.search_shift)
+
+    def _jittered_crop(self, k: int, i: int, rng: np.random.Generator, out_size: int, scale_jitter: float,
+                       aspect_jitter: float | None, shift_jitter: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                  np.ndarray | None]:
+        """A crop at the tracker's scale (exemplar / context side) with random scale, aspect and target shift."""
         frame, box = self.pool.frame(k, i), self.pool.box(k, i)
         g = self.geometry
         cx, cy, w, h = xywh_to_cxcywh(box)
-        s_x = context_side((w, h), g.context_amount) * g.instance_size / g.exemplar_size
-        scale = g.instance_size / s_x * float(np.exp(rng.uniform(-1, 1) * self.data.search_scale))
-        aspect = float(np.exp(rng.uniform(-1, 1) * self.data.search_aspect / 2))
+        scale = g.exemplar_size / context_side((w, h), g.context_amount)
+        scale *= float(np.exp(rng.uniform(-1, 1) * scale_jitter))
+        aspect = 1.0 if aspect_jitter is None else float(np.exp(rng.uniform(-1, 1) * aspect_jitter / 2))
         kx, ky = scale * aspect, scale / aspect
-        shift = rng.uniform(-1, 1, size=2) * self.data.search_shift
-        mid = (g.instance_size - 1) / 2
+        shift = rng.uniform(-1, 1, size=2) * shift_jitter
+        mid = (out_size - 1) / 2
         target = (mid + shift[0], mid + shift[1])
-        crop = warp_crop(frame, (cx, cy), (kx, ky), g.instance_size, channel_mean_uint8(frame), target)
+        crop = warp_crop(frame, (cx, cy), (kx, ky), out_size, channel_mean_uint8(frame), target)
         mask = self.pool.mask(k, i)
-        crop_mask = None if mask is None else _warp_mask(mask, (cx, cy), (kx, ky), g.instance_size, target)
+        crop_mask = None if mask is None else _warp_mask(mask, (cx, cy), (kx, ky), out_size, target)
         return crop, np.array([shift[0], shift[1], w * kx, h * ky]), crop_mask
 
     # -- pairs -----------------------------------------------------------------------------------------
