@@ -2,10 +2,14 @@
 
 Threading: image callbacks only keep the newest frame (counting the ones replaced before processing) and
 push it into the stamp buffer; one inference thread waits on a condition, takes the newest frame, runs
-``Tracker.track`` and publishes. Services and the ``target`` subscription have their own callback group
-on a MultiThreadedExecutor, so they are answered while inference runs. One lock guards the tracker: a
-set_target initialises under it, and the inference thread tracks and publishes under it, so after a
-service answers no result of the previous target is published.
+``Tracker.track`` and publishes. Callbacks (images, services, ``target``, diagnostics) run on a
+SingleThreadedExecutor, so services are answered while inference runs in its thread. One lock guards the
+tracker: a set_target initialises under it, and the inference thread tracks and publishes under it, so after
+a service answers no result of the previous target is published.
+
+Why not rclpy's MultiThreadedExecutor: measured on 2 cores (Kilted rclpy 9.1.2, Fast DDS shared memory), a
+640x480 image echoed by an idle node took p50 0.6 ms / p95 1.4 ms with the single-threaded executor and
+p50 153 ms / p95 2.2 s with a 4-thread MultiThreadedExecutor (2 threads: p50 2.8 ms / p95 28 ms).
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from rclpy.event_handler import (
     SubscriptionEventCallbacks,
     qos_policy_name_from_kind,
 )
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -443,10 +447,10 @@ def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tr
     """Run the node until SIGINT/SIGTERM or an external shutdown; 0 then, 1 when it cannot start."""
     rclpy.init(args=args)
     node: TrackerNode | None = None
-    executor: MultiThreadedExecutor | None = None
+    executor: SingleThreadedExecutor | None = None
     try:
         node = TrackerNode(build_tracker=build_tracker)
-        executor = MultiThreadedExecutor(num_threads=4)
+        executor = SingleThreadedExecutor()
         executor.add_node(node)
         executor.spin()
     except StartupError as exc:

@@ -1,6 +1,6 @@
 """One run of the ROS pipeline: the tracker node (child process), a clip player and a recording client.
 
-The player and the client are nodes of this process, spun by a MultiThreadedExecutor in a background thread
+The player and the client are nodes of this process, spun by a SingleThreadedExecutor in a background thread
 on a private rclpy context (no signal handlers of rclpy: Ctrl-C raises KeyboardInterrupt in the caller, and
 leaving the ``with`` block stops everything: executor, nodes, context, then the node process with SIGINT).
 """
@@ -40,7 +40,7 @@ class Session:
 
     def __enter__(self) -> Session:
         import rclpy
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
         from rclpy.signals import SignalHandlerOptions
 
@@ -55,7 +55,7 @@ class Session:
                    if self.reliable else qos_profile_sensor_data)
             self.player = ClipPlayer(self.clip, qos=qos, context=self._context)
             self.client = TrackerClient(keep_masks=self.keep_masks, context=self._context)
-            self._executor = MultiThreadedExecutor(num_threads=3, context=self._context)
+            self._executor = SingleThreadedExecutor(context=self._context)
             self._executor.add_node(self.player)
             self._executor.add_node(self.client)
             self._thread = threading.Thread(target=self._spin, name="demo_executor", daemon=True)

@@ -1,7 +1,7 @@
 """tracker_node through real rclpy over localhost DDS, with a planted fake model (deterministic and fast).
 
 The node under test and a client node (camera publisher, output subscribers, service clients) spin on one
-MultiThreadedExecutor in a background thread; the test thread waits on conditions, never blindly.
+SingleThreadedExecutor in a background thread (as in the node's main); the test thread waits on conditions, never blindly.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ SetTarget = pytest.importorskip("attsiammask_interfaces.srv",
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from fake_siammask import PlantedModel  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
@@ -121,7 +121,7 @@ class Harness:
         self.value, self.hw = 100, HW
         self.stamp_ns = 100 * SEC
         c.create_timer(0.03, self._camera)
-        self.executor = MultiThreadedExecutor(num_threads=4, context=context)
+        self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(c)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -464,7 +464,7 @@ def test_reliable_subscription_reports_an_incompatible_best_effort_publisher(con
                            Parameter("input.reliability", value="reliable")])
     client = rclpy.create_node("qos_client", namespace="/tn_qos", context=context)
     client.create_publisher(Image, "image", best_effort)
-    executor = MultiThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     executor.add_node(client)
     thread = threading.Thread(target=executor.spin, daemon=True)
@@ -559,7 +559,7 @@ def test_main_shuts_down_cleanly_on_signals(context, tmp_path, signum):
     process = subprocess.Popen([sys.executable, str(script), "--ros-args", "-r", f"__ns:={namespace}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     client = rclpy.create_node("signal_client", context=context)
-    executor = MultiThreadedExecutor(context=context)
+    executor = SingleThreadedExecutor(context=context)
     executor.add_node(client)
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()
