@@ -131,7 +131,6 @@ def run(args: argparse.Namespace) -> int:
         use_shared_memory_profile,
     )
     from attsiammask_ros.demo.session import Session, SessionError
-
     from attsiammask_ros.tracker_node import inference_threads
 
     torch.set_num_threads(inference_threads())   # track() here runs with the node's thread count

@@ -83,7 +83,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps (default 3)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: torch's choice; --node uses the node's: cores - 1)")
     node = parser.add_argument_group("--node: the ROS node end to end (needs make setup and env.sh)")
     node.add_argument("--node", action="store_true",
                       help="end-to-end latency of tracker_node (publish -> detection) next to track() on the same "

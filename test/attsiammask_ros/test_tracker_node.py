@@ -1,7 +1,8 @@
 """tracker_node through real rclpy over localhost DDS, with a planted fake model (deterministic and fast).
 
 The node under test and a client node (camera publisher, output subscribers, service clients) spin on one
-SingleThreadedExecutor in a background thread (as in the node's main); the test thread waits on conditions, never blindly.
+SingleThreadedExecutor in a background thread (as in the node's main); the test thread waits on
+conditions, never blindly.
 """
 from __future__ import annotations
 
