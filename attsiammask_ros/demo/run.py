@@ -180,7 +180,8 @@ def format_summary(s: dict[str, Any], model: str) -> str:
         q = s["iou_quantiles"]
         lines.append(f"IoU vs ground truth over {s['iou_frames']} processed frames: mean {s['mean_iou']:.3f}; "
                      + " ".join(f"{k} {v:.3f}" for k, v in q.items())
-                     + f"; mean holding the last box on every frame {s['mean_iou_holding_last_box']:.3f}")
+                     + f"; over every published frame, holding the last detection where a frame was not "
+                       f"processed: {s['mean_iou_holding_last_box']:.3f}")
     else:
         lines.append("IoU: no ground truth after the first frame (video input)")
     fps = s["processed_fps"]
