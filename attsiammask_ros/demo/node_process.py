@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 __all__ = ["DEFAULT_DOMAIN_ID", "localhost_environment", "use_shared_memory_profile", "tracker_node_command",
-           "NodeProcess", "SHM_PROFILE_XML"]
+           "NodeProcess", "SHM_PROFILE_XML", "SHM_SEGMENT_SIZE", "shared_memory_profile_xml"]
 
 # A domain of its own (tests use 73): the demo does not talk to other ROS graphs on this host.
 DEFAULT_DOMAIN_ID = 74
@@ -23,15 +23,16 @@ DEFAULT_DOMAIN_ID = 74
 # Fast DDS with its default transports loses most best-effort 640x480 bgr8 images (900 KB) on this host: they
 # exceed the default 512 KB shared-memory segment and fall back to fragmented UDP (measured: 10-14 of 40 frames
 # arrive). This participant profile gives the demo's processes shared memory only, with 16 MB segments: nothing
-# is lost, and no packet can leave the host.
-SHM_PROFILE_XML = """<?xml version="1.0" encoding="UTF-8" ?>
+# is lost, and no packet can leave the host. Bigger images (the 1920x1080 stress run) ask for bigger segments.
+SHM_SEGMENT_SIZE = 16 * 1024 * 1024
+_SHM_PROFILE_TEMPLATE = """<?xml version="1.0" encoding="UTF-8" ?>
 <dds xmlns="http://www.eprosima.com">
   <profiles>
     <transport_descriptors>
       <transport_descriptor>
         <transport_id>attsiammask_shm</transport_id>
         <type>SHM</type>
-        <segment_size>16777216</segment_size>
+        <segment_size>{segment_size}</segment_size>
       </transport_descriptor>
     </transport_descriptors>
     <participant profile_name="attsiammask_demo" is_default_profile="true">
@@ -47,6 +48,16 @@ SHM_PROFILE_XML = """<?xml version="1.0" encoding="UTF-8" ?>
 """
 
 
+def shared_memory_profile_xml(segment_size: int = SHM_SEGMENT_SIZE) -> str:
+    """The Fast DDS profile: shared-memory transport only, segments of ``segment_size`` bytes."""
+    if int(segment_size) <= 0:
+        raise ValueError(f"segment size must be positive, got {segment_size}")
+    return _SHM_PROFILE_TEMPLATE.format(segment_size=int(segment_size))
+
+
+SHM_PROFILE_XML = shared_memory_profile_xml()
+
+
 def localhost_environment(domain_id: int | None) -> dict[str, str]:
     """Set ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST and ROS_DOMAIN_ID in this process (before rclpy starts) and
     return the environment for children. ``domain_id`` None keeps a ROS_DOMAIN_ID already set, else the default.
@@ -60,8 +71,9 @@ def localhost_environment(domain_id: int | None) -> dict[str, str]:
     return dict(os.environ)
 
 
-def use_shared_memory_profile(folder: str | Path) -> Path | None:
-    """Write SHM_PROFILE_XML into ``folder`` and make it this process's (and children's) Fast DDS default profile.
+def use_shared_memory_profile(folder: str | Path, segment_size: int = SHM_SEGMENT_SIZE) -> Path | None:
+    """Write the profile (SHM_PROFILE_XML; segments of ``segment_size`` bytes) into ``folder`` and make it this
+    process's (and children's) Fast DDS default profile.
 
     Nothing changes (None) when another RMW than Fast DDS is selected or a profile file is already set.
     """
@@ -71,7 +83,7 @@ def use_shared_memory_profile(folder: str | Path) -> Path | None:
         return None
     path = Path(folder) / "fastdds_shm.xml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(SHM_PROFILE_XML)
+    path.write_text(shared_memory_profile_xml(segment_size))
     os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(path.resolve())
     return path
 

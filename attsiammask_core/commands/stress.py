@@ -1,0 +1,52 @@
+"""`attsiammask stress`: load and soak test of the ROS tracker node (1920x1080 images at 60 Hz for 5 minutes by
+default), one table row per interval (fps, drops, latency, the node's memory) and a verdict at the end.
+
+The implementation lives in attsiammask_ros.stress and is imported only when the command runs: the core never
+imports ROS.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        stress = importlib.import_module("attsiammask_ros.stress")
+    except ImportError as exc:
+        print(f"attsiammask stress needs ROS 2 (rclpy) and the attsiammask_ros package with its interfaces: "
+              f"run `make setup` and `source env.sh` ({exc})", file=sys.stderr)
+        return 2
+    return stress.run(args)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `stress` subcommand."""
+    parser = subparsers.add_parser(
+        "stress", help="load/soak test of tracker_node: 1080p images at 60 Hz, per-interval fps, drops, latency, "
+                       "memory, and a verdict", description=__doc__)
+    parser.add_argument("--rate", type=float, default=60.0, help="images per second (default 60)")
+    parser.add_argument("--width", type=int, default=1920, help="image width (default 1920)")
+    parser.add_argument("--height", type=int, default=1080, help="image height (default 1080)")
+    duration = parser.add_mutually_exclusive_group()
+    duration.add_argument("--minutes", type=float, default=5.0,
+                          help="measured duration after the warm-up, minutes (default 5)")
+    duration.add_argument("--seconds", type=float, default=None, help="measured duration in seconds (short runs)")
+    parser.add_argument("--interval", type=float, default=60.0, help="seconds per table row (default 60)")
+    parser.add_argument("--warmup", type=float, default=10.0,
+                        help="seconds streamed before the first row, reported apart and left out of the verdict "
+                             "(default 10)")
+    parser.add_argument("--clip-frames", type=int, default=120,
+                        help="frames of the demo clip, played forwards and back; each holds a ready message of "
+                             "width x height x 3 bytes in memory (default 120)")
+    parser.add_argument("--segment-mb", type=float, default=0.0,
+                        help="Fast DDS shared-memory segment size in MB (default: room for 8 images, at least 16)")
+    parser.add_argument("--device", default="cpu", help="the node's model.device (default cpu)")
+    parser.add_argument("--domain-id", type=int, default=None,
+                        help="ROS_DOMAIN_ID (default: $ROS_DOMAIN_ID, else 74); discovery stays on localhost")
+    parser.add_argument("--startup-timeout", type=float, default=120.0, help="seconds for the node to start")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 also when latency is not bounded or memory not flat (by default only node "
+                             "death, node errors or nothing processed fail the run)")
+    parser.set_defaults(func=run)
