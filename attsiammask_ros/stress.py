@@ -157,7 +157,7 @@ class Verdict:
     processed: int
     dropped: int
     node_dropped: int | None
-    not_delivered: int | None          # published - received by the node
+    not_delivered: int | None          # sum of the rows' "lost" (published - received by the node)
     node_errors: int | None
     bad_images: int | None
     node_exit_code: int | None
@@ -280,7 +280,8 @@ def judge(rows: Sequence[IntervalStats], node_total: NodeWindow | None, node_exi
         memory_ok=memory_flat(first.rss_mb, last.rss_mb), memory_first_mb=first.rss_mb, memory_last_mb=last.rss_mb,
         published=published, processed=processed, dropped=published - processed,
         node_dropped=None if node_total is None else node_total.counters.dropped,
-        not_delivered=None if node_total is None else published - node_total.counters.received,
+        not_delivered=(sum(r.node.not_delivered for r in rows) if rows and all(r.node for r in rows)
+                       else None),   # per interval: each row's window pairs stamps and counters alike
         node_errors=None if node_total is None else node_total.counters.errors,
         bad_images=None if node_total is None else node_total.counters.bad_images,
         node_exit_code=node_exit_code, notes=notes)

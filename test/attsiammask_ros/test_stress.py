@@ -140,9 +140,13 @@ def _row(label: str, start: float, p95: float, rss: float, published: int = 300,
 
 
 def test_judge_compares_first_and_last_measured_intervals():
-    rows = [_row("warm-up", 0, 900.0, 300.0), _row("1", 5, 80.0, 600.0), _row("2", 10, 85.0, 610.0),
-            _row("3", 15, 160.0, 625.0)]
-    total = NodeWindow(NodeCounters(1195, 360, 835, 0, 0), sent=1200)
+    def window(received: int) -> NodeWindow:
+        return NodeWindow(NodeCounters(received, 90, received - 90, 0, 0), sent=300)
+
+    # "lost" (not delivered) is summed over the rows: 5 in the warm-up, none later
+    rows = [_row("warm-up", 0, 900.0, 300.0, node=window(295)), _row("1", 5, 80.0, 600.0, node=window(300)),
+            _row("2", 10, 85.0, 610.0, node=window(300)), _row("3", 15, 160.0, 625.0, node=window(300))]
+    total = NodeWindow(NodeCounters(1200, 360, 835, 0, 0), sent=1200)   # a final snapshot that saw them all
     verdict = judge(rows, total, node_exit_code=0)
     assert verdict.latency_ok and verdict.memory_ok and verdict.ok and not verdict.failed
     assert (verdict.latency_first_p95_ms, verdict.latency_last_p95_ms) == (80.0, 160.0)   # warm-up left out
