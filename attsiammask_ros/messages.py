@@ -11,10 +11,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from attsiammask_ros.parameters import MIN_TARGET_SIZE
+from attsiammask_ros.parameters import MAX_TARGET_SCALE, MIN_TARGET_SIZE
 
-__all__ = ["stamp_to_ns", "format_stamp", "xywh_from_bbox", "target_xywh_from_bbox", "scale_xywh",
-           "detection_from_result", "confidence_message", "diagnostics_message", "debug_overlay"]
+__all__ = ["stamp_to_ns", "format_stamp", "xywh_from_bbox", "target_xywh_from_bbox", "clip_target_xywh",
+           "scale_xywh", "detection_from_result", "confidence_message", "diagnostics_message", "debug_overlay"]
 
 
 def stamp_to_ns(stamp: Any) -> int:
@@ -34,21 +34,38 @@ def xywh_from_bbox(bbox: Any) -> tuple[float, float, float, float]:
     return (float(bbox.center.position.x) - w / 2.0, float(bbox.center.position.y) - h / 2.0, w, h)
 
 
-def target_xywh_from_bbox(bbox: Any, image_hw: tuple[int, int],
-                          min_size: float = MIN_TARGET_SIZE) -> tuple[float, float, float, float]:
+def target_xywh_from_bbox(bbox: Any, image_hw: tuple[int, int], min_size: float = MIN_TARGET_SIZE,
+                          max_scale: float = MAX_TARGET_SCALE) -> tuple[float, float, float, float]:
     """A set_target box checked against an image of ``image_hw`` (height, width) and clipped to it.
 
-    Raises ValueError saying what to fix: a value is not finite, a side is below ``min_size`` pixels, the box
-    does not overlap the image, or its visible part is below ``min_size``.
+    Raises ValueError saying what to fix: a value is not finite, or :func:`clip_target_xywh` refuses the box.
     """
-    x, y, w, h = xywh_from_bbox(bbox)
-    height, width = image_hw
+    w, h = float(bbox.size_x), float(bbox.size_y)
     if not all(math.isfinite(v) for v in (bbox.center.position.x, bbox.center.position.y, w, h)):
         raise ValueError(f"box is not finite (center {bbox.center.position.x}, {bbox.center.position.y}, size "
                          f"{w} x {h}): send finite pixel coordinates")
+    return clip_target_xywh(xywh_from_bbox(bbox), image_hw, min_size, max_scale)
+
+
+def clip_target_xywh(box: tuple[float, float, float, float], image_hw: tuple[int, int],
+                     min_size: float = MIN_TARGET_SIZE,
+                     max_scale: float = MAX_TARGET_SCALE) -> tuple[float, float, float, float]:
+    """A target box (x, y, w, h) checked against an image of ``image_hw`` (height, width) and clipped to it.
+
+    Raises ValueError saying what to fix: a value is not finite, a side is below ``min_size`` pixels or above
+    ``max_scale`` times the image's side, the box does not overlap the image, or its visible part is below
+    ``min_size``.
+    """
+    x, y, w, h = (float(v) for v in box)
+    height, width = image_hw
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        raise ValueError(f"box (x={x:g}, y={y:g}, w={w:g}, h={h:g}) is not finite: send finite pixel coordinates")
     if w < min_size or h < min_size:
         raise ValueError(f"box size {w:g} x {h:g} px is below the minimum of {min_size:g} px per side: "
                          "draw a larger box")
+    if w > max_scale * width or h > max_scale * height:
+        raise ValueError(f"box size {w:g} x {h:g} px is more than {max_scale:g} times the {width}x{height} image: "
+                         "send pixel coordinates of the image stream")
     x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, float(width)), min(y + h, float(height))
     if x1 <= x0 or y1 <= y0:
         raise ValueError(f"box (x={x:g}, y={y:g}, w={w:g}, h={h:g}) does not overlap the {width}x{height} image: "

@@ -12,12 +12,15 @@ import re
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
-__all__ = ["NODE_NAME", "MIN_TARGET_SIZE", "ParameterSpec", "TrackerNodeParameters", "SPECS", "SPEC_BY_NAME",
-           "DEFAULTS", "ParameterError", "validate", "declare", "read", "descriptor"]
+__all__ = ["NODE_NAME", "MIN_TARGET_SIZE", "MAX_TARGET_SCALE", "ParameterSpec", "TrackerNodeParameters", "SPECS",
+           "SPEC_BY_NAME", "DEFAULTS", "ParameterError", "validate", "declare", "read", "descriptor"]
 
 NODE_NAME = "attsiammask_tracker"
 # Smallest target side (pixels) set_target accepts, before and after clipping to the image.
 MIN_TARGET_SIZE = 4.0
+# Largest target side set_target accepts, in image sides: a box partly outside is clipped, but one many times
+# the image is not in its pixel coordinates (normalised coordinates, another camera, a unit mistake).
+MAX_TARGET_SCALE = 2.0
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 
 
@@ -158,7 +161,8 @@ def validate(name: str, value: Any) -> str | None:
     else:
         ok_type = isinstance(value, kind)
     if not ok_type:
-        return f"{name} must be a {_type_name(kind)}, got {type(value).__name__} {value!r}"
+        article = "an" if kind is int else "a"
+        return f"{name} must be {article} {_type_name(kind)}, got {type(value).__name__} {value!r}"
     if spec.choices is not None and value not in spec.choices:
         return f"{name} must be one of {', '.join(spec.choices)}; got {value!r}"
     if spec.pattern is not None and re.fullmatch(spec.pattern, value.strip().lower()) is None:

@@ -3,9 +3,14 @@
 Threading: image callbacks only keep the newest frame (counting the ones replaced before processing) and
 push it into the stamp buffer; one inference thread waits on a condition, takes the newest frame, runs
 ``Tracker.track`` and publishes. Callbacks (images, services, ``target``, diagnostics) run on a
-SingleThreadedExecutor, so services are answered while inference runs in its thread. One lock guards the
-tracker: a set_target initialises under it, and the inference thread tracks and publishes under it, so after
-a service answers no result of the previous target is published.
+SingleThreadedExecutor, so services are answered while inference runs in its thread.
+
+Targets and frames in inference: a short lock guards the current (tracker, target, generation) and the
+publications, never a model call. set_target initialises a fresh copy of the tracker (same model) outside the
+lock, then swaps it in and bumps the generation; clear_target only clears and bumps it. The inference thread
+tracks on the tracker it took when the frame started and publishes only if the generation is still the same,
+so both services answer while a frame is in inference, and after either answers no result of the previous
+target is published (the frame in flight is discarded and counted).
 
 Why not rclpy's MultiThreadedExecutor: measured on 2 cores (Kilted rclpy 9.1.2, Fast DDS shared memory), a
 640x480 image echoed by an idle node took p50 0.6 ms / p95 1.4 ms with the single-threaded executor and
@@ -13,9 +18,11 @@ p50 153 ms / p95 2.2 s with a 4-thread MultiThreadedExecutor (2 threads: p50 2.8
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -60,6 +67,7 @@ TrackerFactory = Callable[[TrackerNodeParameters], Tracker]
 IDLE, TRACKING, LOST = "idle", "tracking", "lost"
 _THROTTLE_S = 5.0
 _LATENCY_WINDOW = 200
+_SERVICE_QUEUE_DEPTH = 1000
 
 
 class StartupError(RuntimeError):
@@ -116,8 +124,31 @@ class Stats:
     errors: int = 0
     reinitialised: int = 0
     qos_incompatible: int = 0
+    discarded: int = 0           # frames tracked for a target that set/clear_target replaced meanwhile
+    last_bad_image: str = ""     # why the last dropped image could not be decoded
     latencies_ms: deque = dataclasses.field(default_factory=lambda: deque(maxlen=_LATENCY_WINDOW))
     track_ms: deque = dataclasses.field(default_factory=lambda: deque(maxlen=_LATENCY_WINDOW))
+
+
+class WarningThrottle:
+    """Which warnings to log: each kind of text (its numbers ignored) at most once per ``period`` s, and at most
+    ``burst`` lines per period in all. A broken stream repeats its problem every frame, with sizes or stamps
+    that vary; a different problem still shows at once."""
+
+    def __init__(self, period: float = _THROTTLE_S, burst: int = 10) -> None:
+        self.period, self.burst = period, burst
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, text: str, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        key = re.sub(r"\d+", "#", text)
+        with self._lock:
+            self._last = {k: t for k, t in self._last.items() if now - t < self.period}
+            if key in self._last or len(self._last) >= self.burst:
+                return False
+            self._last[key] = now
+            return True
 
 
 class TrackerNode(Node):
@@ -150,7 +181,9 @@ class TrackerNode(Node):
         self._stopping = False
         self._target: Target | None = None
         self._state = IDLE
+        self._generation = 0                   # bumped by every set_target and clear_target
         self.stats = Stats()
+        self._warnings = WarningThrottle()
         self._frames: FrameBuffer[Any] = FrameBuffer(s.target_frame_buffer)
         self._diag_last = (time.monotonic(), 0)
 
@@ -170,8 +203,13 @@ class TrackerNode(Node):
                                                        callback_group=image_group, event_callbacks=events)
         self.create_subscription(Detection2D, "target", self.target_callback, 10,
                                  callback_group=self._service_group)
-        self.create_service(SetTarget, "set_target", self.set_target_callback, callback_group=self._service_group)
-        self.create_service(Trigger, "clear_target", self.clear_target_callback,
+        # Deeper than rclpy's default (keep last 10): a burst of calls while the executor is busy must queue,
+        # not lose the oldest requests unanswered.
+        service_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=_SERVICE_QUEUE_DEPTH,
+                                 reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+        self.create_service(SetTarget, "set_target", self.set_target_callback, qos_profile=service_qos,
+                            callback_group=self._service_group)
+        self.create_service(Trigger, "clear_target", self.clear_target_callback, qos_profile=service_qos,
                             callback_group=self._service_group)
 
         def out(kind: type, topic: str) -> Any:
@@ -185,6 +223,7 @@ class TrackerNode(Node):
         self._diagnostics_pub = out(DiagnosticArray, "/diagnostics")
         self.create_timer(1.0, self.diagnostics_callback, callback_group=diagnostics_group)
 
+        self.add_pre_set_parameters_callback(self._log_rejected_parameters)
         self.add_on_set_parameters_callback(self._check_parameters)
         self.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -258,45 +297,71 @@ class TrackerNode(Node):
                 self._process(msg, received_at)
             except Exception as exc:  # keep running whatever happens to one frame
                 self.stats.errors += 1
-                self.get_logger().error(f"processing a frame failed: {type(exc).__name__}: {exc}",
-                                        throttle_duration_sec=_THROTTLE_S)
+                self._warn(f"processing a frame failed: {type(exc).__name__}: {exc}", error=True)
+
+    def _warn(self, text: str, error: bool = False) -> None:
+        """Log a warning (or an error), throttled by WarningThrottle."""
+        if self._warnings.allow(text):
+            logger = self.get_logger()
+            (logger.error if error else logger.warning)(text)
 
     def _process(self, msg: Any, received_at: float) -> None:
         try:
             frame = self._decode(msg)
-        except ValueError as exc:
+        except ValueError as exc:  # logged before counted: whoever sees the count finds the line
+            self._warn(f"dropped an image: {exc}")
+            self.stats.last_bad_image = str(exc)
             self.stats.bad_images += 1
-            self.get_logger().warning(f"dropped an image: {exc}", throttle_duration_sec=_THROTTLE_S)
             return
-        settings = self.settings
-        header = msg.header
         with self._lock:
-            target = self._target
-            result: TrackResult | None = None
-            if target is not None:
-                if frame.shape[:2] != target.image_hw:
-                    self._reinitialise(frame, target)
-                start = time.perf_counter()
-                result = self._tracker.track(frame)
-                self.stats.track_ms.append((time.perf_counter() - start) * 1000.0)
+            generation, tracker, target = self._generation, self._tracker, self._target
+        result: TrackResult | None = None
+        track_ms = 0.0
+        if target is not None:
+            if frame.shape[:2] != target.image_hw and not self._reinitialise(tracker, frame, target, generation):
+                return
+            start = time.perf_counter()
+            result = tracker.track(frame)
+            track_ms = (time.perf_counter() - start) * 1000.0
+        with self._lock:
+            if generation != self._generation:  # set/clear_target answered meanwhile: not this target's frame
+                self.stats.discarded += 1
+                return
+            if target is not None and result is not None:
+                self.stats.track_ms.append(track_ms)
                 target.box = result.box
                 self._state = result.state
             else:
                 self._state = IDLE
-            self._publish(frame, header, target, result, settings)
+            self._publish(frame, msg.header, target, result, self.settings)
         self.stats.processed += 1
         self.stats.latencies_ms.append((time.monotonic() - received_at) * 1000.0)
 
-    def _reinitialise(self, frame: np.ndarray, target: Target) -> None:
-        """The image size changed mid-track: start again on this frame with the last box scaled to it."""
+    def _reinitialise(self, tracker: Tracker, frame: np.ndarray, target: Target, generation: int) -> bool:
+        """The image size changed mid-track: start again on this frame with the last box scaled to it.
+
+        When the tracker rejects the scaled box the target is dropped (idle) with a warning asking for a new
+        one; returns whether tracking goes on.
+        """
         new_hw = frame.shape[:2]
-        box = messages.scale_xywh(target.box, target.image_hw, new_hw)
-        self.get_logger().warning(f"image size changed from {target.image_hw[1]}x{target.image_hw[0]} to "
-                                  f"{new_hw[1]}x{new_hw[0]}: re-initialising track {target.track_id} on the box "
-                                  f"scaled to ({', '.join(f'{v:.1f}' for v in box)})")
-        self._tracker.init(frame, box)
+        change = (f"image size changed from {target.image_hw[1]}x{target.image_hw[0]} to {new_hw[1]}x{new_hw[0]}: "
+                  f"track {target.track_id}")
+        try:
+            box = messages.clip_target_xywh(messages.scale_xywh(target.box, target.image_hw, new_hw), new_hw)
+            tracker.init(frame, box)
+        except ValueError as exc:
+            with self._lock:
+                if generation == self._generation:
+                    self._target, self._state = None, IDLE
+                    self._generation += 1
+            self._warn(f"{change} cannot go on, its box scaled to the new size is refused ({exc}): call set_target "
+                       "again")
+            return False
+        self.get_logger().warning(f"{change} re-initialised on the box scaled to "
+                                  f"({', '.join(f'{v:.1f}' for v in box)})")
         target.image_hw, target.box = new_hw, box
         self.stats.reinitialised += 1
+        return True
 
     def _publish(self, frame: np.ndarray, header: Any, target: Target | None, result: TrackResult | None,
                  settings: TrackerNodeParameters) -> None:
@@ -324,7 +389,7 @@ class TrackerNode(Node):
         if ok:
             self.get_logger().info(f"target from {self.resolve_topic_name('target')}: {message}")
         else:
-            self.get_logger().warning(f"ignored a target message: {message}", throttle_duration_sec=_THROTTLE_S)
+            self._warn(f"ignored a target message on {self.resolve_topic_name('target')}: {message}")
 
     def _set_target(self, bbox: Any, stamp_ns: int) -> tuple[bool, str, str]:
         latest = self._frames.latest()
@@ -335,11 +400,19 @@ class TrackerNode(Node):
             entry = latest
         else:
             tolerance_ms = self.settings.target_stamp_tolerance_ms
-            entry = self._frames.find(stamp_ns, int(round(tolerance_ms * 1e6)))
+            tolerance_ns = int(round(tolerance_ms * 1e6))
+            entry = self._frames.find(stamp_ns, tolerance_ns)
             if entry is None:
                 stamps = self._frames.stamps()
+                if stamp_ns > max(stamps) + tolerance_ns:
+                    where = "it is newer than every buffered image (from the future, or another clock?)"
+                elif stamp_ns < min(stamps) - tolerance_ns:
+                    where = (f"it is older than every buffered image (evicted from the buffer of "
+                             f"{self._frames.capacity} images, target.frame_buffer, or never received)")
+                else:
+                    where = "it lies between buffered images"
                 return False, (f"no buffered image has stamp {messages.format_stamp(stamp_ns)} (tolerance "
-                               f"{tolerance_ms:g} ms); the buffer holds {len(stamps)} image(s) stamped "
+                               f"{tolerance_ms:g} ms): {where}; the buffer holds {len(stamps)} image(s) stamped "
                                f"{messages.format_stamp(min(stamps))} to {messages.format_stamp(max(stamps))}: use "
                                "the stamp of a recent image, or 0 for the latest"), ""
         image_stamp, msg = entry
@@ -352,14 +425,19 @@ class TrackerNode(Node):
         except ValueError as exc:
             return False, str(exc), ""
         track_id = uuid.uuid4().hex[:8]
+        # A copy shares the model and settings; init gives it its own per-target state, so the current tracker
+        # may go on with a frame in the inference thread meanwhile (whose result is then discarded).
+        tracker = copy.copy(self._tracker)
+        try:
+            tracker.init(frame, box)
+        except ValueError as exc:  # the current target (if any) stays as it was
+            return False, f"the tracker rejected the target: {exc}", ""
         with self._lock:
-            try:
-                self._tracker.init(frame, box)
-            except ValueError as exc:
-                self._target, self._state = None, IDLE
-                return False, f"the tracker rejected the target: {exc}", ""
+            tracker.config = tracker_config(self._base_config, self.settings)  # parameters changed meanwhile
+            self._tracker = tracker
             self._target = Target(track_id=track_id, stamp_ns=image_stamp, image_hw=frame.shape[:2], box=box)
             self._state = TRACKING
+            self._generation += 1
         message = (f"tracking {track_id}: initialised on the image stamped {messages.format_stamp(image_stamp)} "
                    f"({frame.shape[1]}x{frame.shape[0]}) with box x={box[0]:.1f} y={box[1]:.1f} w={box[2]:.1f} "
                    f"h={box[3]:.1f}")
@@ -371,18 +449,33 @@ class TrackerNode(Node):
         with self._lock:
             previous = self._target
             self._target, self._state = None, IDLE
+            self._generation += 1
         response.success = True
         response.message = f"cleared target {previous.track_id}" if previous else "no target was set"
         self.get_logger().info(response.message)
         return response
 
     # ---- parameters ------------------------------------------------------------------------------------------
+    def _log_rejected_parameters(self, parameters: list[Parameter]) -> list[Parameter]:
+        """Log a clear line for each change that will be refused, before rclpy's own checks (whose reasons for a
+        wrong type, a read-only or an undeclared name are terse and not logged). The list is not changed."""
+        for parameter in parameters:
+            spec = params.SPEC_BY_NAME.get(parameter.name)
+            if spec is not None and spec.read_only:
+                error = (f"{parameter.name} is read-only after start-up (set it with --ros-args -p "
+                         f"{parameter.name}:=... or in the parameters file); it stays "
+                         f"{self.settings.value(spec.name)!r}")
+            else:
+                error = params.validate(parameter.name, parameter.value)
+            if error is not None:
+                self.get_logger().warning(f"rejected parameter change: {error}")
+        return parameters
+
     def _check_parameters(self, parameters: list[Parameter]) -> SetParametersResult:
         values = self.settings.as_dict()
         for parameter in parameters:
-            error = params.validate(parameter.name, parameter.value)
+            error = params.validate(parameter.name, parameter.value)  # logged by _log_rejected_parameters
             if error is not None:
-                self.get_logger().warning(f"rejected parameter change: {error}")
                 return SetParametersResult(successful=False, reason=error)
             values[parameter.name] = parameter.value
         try:
@@ -420,9 +513,10 @@ class TrackerNode(Node):
             "processed fps": fps, "latency p50 ms": pct(latencies, 50), "latency p95 ms": pct(latencies, 95),
             "track p50 ms": pct(track, 50), "received frames": self.stats.received,
             "processed frames": processed, "dropped frames": self.stats.dropped,
-            "bad images": self.stats.bad_images, "errors": self.stats.errors,
+            "bad images": self.stats.bad_images, "last bad image": self.stats.last_bad_image,
+            "errors": self.stats.errors, "discarded frames": self.stats.discarded,
             "track id": target.track_id if target else "", "model variant": self.settings.model_variant,
-            "attention": self._attention_text(), "device": self.device,
+            "attention": self._attention_text(), "device": self.device, "node": self.get_fully_qualified_name(),
         }
         self._diagnostics_pub.publish(messages.diagnostics_message(
             self.get_clock().now().to_msg(), f"{self.get_name()}: tracking", self._state, values))

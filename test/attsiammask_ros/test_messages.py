@@ -46,6 +46,8 @@ def test_target_box_inside_is_unchanged_and_partly_outside_is_clipped():
     assert messages.target_xywh_from_bbox(bbox(5, 5, 30, 20), (120, 160)) == (0.0, 0.0, 20.0, 15.0)
     # right/bottom outside
     assert messages.target_xywh_from_bbox(bbox(155, 115, 20, 20), (120, 160)) == (145.0, 105.0, 15.0, 15.0)
+    # up to twice the image per side is clipped to the whole image
+    assert messages.target_xywh_from_bbox(bbox(80, 60, 320, 240), (120, 160)) == (0.0, 0.0, 160.0, 120.0)
 
 
 @pytest.mark.parametrize("box, words", [
@@ -57,10 +59,24 @@ def test_target_box_inside_is_unchanged_and_partly_outside_is_clipped():
     (bbox(300, 40, 20, 10), "does not overlap the 160x120 image"),
     (bbox(-20, -20, 20, 20), "does not overlap"),
     (bbox(161, 60, 6, 20), "only 2 x 20 px of the box lie inside"),
+    (bbox(80, 60, 1e9, 30), "more than 2 times the 160x120 image"),
+    (bbox(80, 60, 40, 241), "more than 2 times"),
 ])
 def test_target_box_failures_say_what_to_fix(box, words):
     with pytest.raises(ValueError, match=words):
         messages.target_xywh_from_bbox(box, (120, 160))
+
+
+@pytest.mark.parametrize(("box", "words"), [
+    ((0.8, 0.7, 0.5, 0.5), "below the minimum"),           # a 40x30 box scaled onto a 2x2 image
+    ((-800.0, -600.0, 1600.0, 1200.0), "more than 2 times"),
+    ((math.nan, 0.0, 10.0, 10.0), "not finite"),
+    ((200.0, 10.0, 10.0, 10.0), "does not overlap"),
+])
+def test_clip_target_box_failures(box, words):
+    with pytest.raises(ValueError, match=words):
+        messages.clip_target_xywh(box, (120, 160))
+    assert messages.clip_target_xywh((-5.0, 100.0, 20.0, 30.0), (120, 160)) == (0.0, 100.0, 15.0, 20.0)
 
 
 def test_scale_box_to_a_new_image_size():

@@ -43,7 +43,7 @@ def test_defaults_are_valid_and_tracking_defaults_are_the_core_preset():
 @pytest.mark.parametrize("name, value, words", [
     ("tracking.lr", "fast", "tracking.lr must be a double, got str"),
     ("tracking.lr", True, "must be a double, got bool"),
-    ("tracking.lost_frames", 2.5, "tracking.lost_frames must be a integer"),
+    ("tracking.lost_frames", 2.5, "tracking.lost_frames must be an integer"),
     ("output.publish_mask", 1, "must be a bool"),
     ("model.variant", 3, "must be a string"),
     ("tracking.lr", 0.0, "tracking.lr must be in (0.0, 1.0]"),

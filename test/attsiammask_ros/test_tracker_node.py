@@ -12,8 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -23,144 +21,32 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run `make setup` and source env.sh")
 SetTarget = pytest.importorskip("attsiammask_interfaces.srv",
                                 reason="interfaces not built: run `make setup` and source env.sh").SetTarget
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from fake_siammask import PlantedModel  # noqa: E402
+from node_harness import (  # noqa: E402
+    FRAME_ID,
+    HW,
+    SEC,
+    TARGET,
+    Harness,
+    RecordingModel,
+    frame_message,
+    keep_publishing,
+    request,
+    wait_for,
+)
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
-from std_msgs.msg import Float32, Header  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from vision_msgs.msg import Detection2D  # noqa: E402
 
 from attsiammask_core import Tracker  # noqa: E402
 from attsiammask_core.config import TrackerConfig  # noqa: E402
 from attsiammask_ros import parameters as params  # noqa: E402
-from attsiammask_ros.image_conversion import bgr_to_image  # noqa: E402
-from attsiammask_ros.tracker_node import StartupError, TrackerNode, tracker_config  # noqa: E402
+from attsiammask_ros.tracker_node import StartupError, TrackerNode, WarningThrottle, tracker_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-FRAME_ID = "camera_optical"
-HW = (120, 160)
-TARGET = (80.0, 60.0, 40.0, 30.0)  # centre x, y, size x, y: the planted model keeps the centre
-SEC = 1_000_000_000
-
-
-class RecordingModel(PlantedModel):
-    """PlantedModel (best candidate: the centre cell, p = 0.9; mask: all target) that records each template
-    crop's mean, so a test can tell which (uniform) image the tracker was initialised on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.set_score(2, 12, 12, 0.9)
-        self.mask.fill_(10.0)
-        self.template_means: list[float] = []
-
-    def template_features(self, z):
-        self.template_means.append(float(z.mean()))
-        return super().template_features(z)
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return condition()
-
-
-def keep_publishing(publish: Callable[[], None], condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Publish, give the condition 0.2 s, repeat (a best-effort message may be lost or replaced by a newer one)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        publish()
-        if wait_for(condition, 0.2):
-            return True
-    return condition()
-
-
-def frame_message(value: int, stamp_ns: int, hw: tuple[int, int] = HW) -> Image:
-    header = Header(frame_id=FRAME_ID)
-    header.stamp.sec, header.stamp.nanosec = divmod(stamp_ns, SEC)
-    return bgr_to_image(np.full((*hw, 3), value, np.uint8), header)
-
-
-def request(cx: float, cy: float, w: float, h: float, stamp_ns: int = 0) -> SetTarget.Request:
-    req = SetTarget.Request()
-    req.bbox.center.position.x, req.bbox.center.position.y = cx, cy
-    req.bbox.size_x, req.bbox.size_y = w, h
-    req.stamp.sec, req.stamp.nanosec = divmod(stamp_ns, SEC)
-    return req
-
-
-class Harness:
-    """The node under test in `namespace` plus a client node with a streaming camera and output recorders."""
-
-    def __init__(self, context, namespace: str, overrides: dict | None = None,
-                 image_qos: QoSProfile | int = 10) -> None:
-        self.model = RecordingModel()
-        self.node = TrackerNode(build_tracker=self._build, context=context, namespace=namespace,
-                                parameter_overrides=[Parameter(k, value=v) for k, v in (overrides or {}).items()])
-        self.client = rclpy.create_node("tracker_test_client", namespace=namespace, context=context)
-        c = self.client
-        self.image_pub = c.create_publisher(Image, "image", image_qos)
-        self.compressed_pub = c.create_publisher(CompressedImage, "image/compressed", 10)
-        self.detections: list[Detection2D] = []
-        self.masks: list[Image] = []
-        self.confidences: list[float] = []
-        self.diagnostics: list[DiagnosticArray] = []
-        self.subs = [c.create_subscription(Detection2D, "detection", self.detections.append, 50),
-                     c.create_subscription(Image, "mask", self.masks.append, 50),
-                     c.create_subscription(Float32, "confidence", lambda m: self.confidences.append(m.data), 50),
-                     c.create_subscription(DiagnosticArray, "/diagnostics", self.diagnostics.append, 50)]
-        self.target_pub = c.create_publisher(Detection2D, "target", 10)
-        self.set_target = c.create_client(SetTarget, "set_target")
-        self.clear_target = c.create_client(Trigger, "clear_target")
-        self.streaming = False
-        self.value, self.hw = 100, HW
-        self.stamp_ns = 100 * SEC
-        c.create_timer(0.03, self._camera)
-        self.executor = SingleThreadedExecutor(context=context)
-        self.executor.add_node(self.node)
-        self.executor.add_node(c)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-        assert wait_for(lambda: self.set_target.service_is_ready() and self.clear_target.service_is_ready()
-                        and self.node._detection_pub.get_subscription_count() > 0
-                        and self.node._confidence_pub.get_subscription_count() > 0
-                        and self.node._image_sub.get_publisher_count() > 0, 15.0), "discovery timed out"
-
-    def _build(self, settings: params.TrackerNodeParameters) -> Tracker:
-        return Tracker(self.model, config=TrackerConfig(), attention=False)
-
-    def _camera(self) -> None:
-        if self.streaming:
-            self.publish(self.value)
-
-    def publish(self, value: int, stamp_ns: int | None = None, hw: tuple[int, int] | None = None) -> int:
-        if stamp_ns is None:
-            self.stamp_ns += SEC // 30
-            stamp_ns = self.stamp_ns
-        self.image_pub.publish(frame_message(value, stamp_ns, hw or self.hw))
-        return stamp_ns
-
-    def call(self, client, req, timeout: float = 10.0):
-        future = client.call_async(req)
-        assert wait_for(future.done, timeout), "no response"
-        return future.result()
-
-    def processed_after(self, count: int, timeout: float = 30.0) -> bool:
-        """Wait until `count` more frames have been processed."""
-        target = self.node.stats.processed + count
-        return wait_for(lambda: self.node.stats.processed >= target, timeout)
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.thread.join(10)
-        self.node.destroy_node()
-        self.client.destroy_node()
 
 
 @pytest.fixture(scope="module")
@@ -354,8 +240,10 @@ def test_diagnostics_about_1hz(harness):
     values = {kv.key: kv.value for kv in status.values}
     assert status.name == "attsiammask_tracker: tracking" and status.level == b"\x00"
     assert values["state"] == "tracking" and values["model variant"] == "lite" and values["device"] == "cpu"
-    for key in ("processed fps", "latency p50 ms", "latency p95 ms", "dropped frames"):
+    for key in ("processed fps", "latency p50 ms", "latency p95 ms", "dropped frames", "last bad image",
+                "discarded frames"):
         assert key in values
+    assert values["node"] == "/tn_main/attsiammask_tracker"  # names this node among all on /diagnostics
     assert float(values["processed fps"]) > 0 and float(values["latency p95 ms"]) >= float(values["latency p50 ms"])
 
 
@@ -512,6 +400,16 @@ def test_start_up_with_the_yaml_and_bad_values(context, tmp_path):
 
     with pytest.raises(StartupError, match="cannot build the tracker .*no embedded weights"):
         TrackerNode(build_tracker=no_weights, context=context, namespace="/tn_yaml")
+
+
+def test_warning_throttle_logs_each_kind_once_per_period():
+    throttle = WarningThrottle(period=5.0, burst=3)
+    assert throttle.allow("image data truncated: 100 bytes", now=0.0)
+    assert not throttle.allow("image data truncated: 200 bytes", now=1.0)  # the same kind, other numbers
+    assert throttle.allow("unsupported image encoding 'x'", now=1.0)  # a new kind shows at once
+    assert throttle.allow("c", now=2.0)
+    assert not throttle.allow("d", now=2.0)  # at most 3 lines per period in all
+    assert throttle.allow("image data truncated: 300 bytes", now=5.5)  # its period is over
 
 
 def test_tracker_config_keeps_recovery_above_loss():
