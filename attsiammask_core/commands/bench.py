@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
+
+from attsiammask_core.commands.arguments import run_ros_command
 
 # The reference implementation's whole tracking step on this machine type (../shared/docs/environment.md).
 REFERENCE_STEP_MS = 262.0
@@ -19,22 +20,9 @@ def _tracker(variant: str, weights, attention: bool):
                           random_init=weights is None)
 
 
-def _run_node(args: argparse.Namespace) -> int:
-    """`--node`: the ROS benchmark lives in attsiammask_ros (the core never imports ROS); imported only here."""
-    import importlib
-
-    try:
-        bench_node = importlib.import_module("attsiammask_ros.bench_node")
-    except ImportError as exc:
-        print(f"attsiammask bench --node needs ROS 2 (rclpy) and the attsiammask_ros package with its interfaces: "
-              f"run `make setup` and `source env.sh` ({exc})", file=sys.stderr)
-        return 2
-    return bench_node.run(args)
-
-
 def run(args: argparse.Namespace) -> int:
     if args.node:
-        return _run_node(args)
+        return run_ros_command("attsiammask_ros.bench_node", "bench --node", args)
     import torch
 
     from attsiammask_core.bench import STAGES, bench_trackers, compare_with_reference, synthetic_sequence

@@ -7,18 +7,12 @@ imports ROS.
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
+
+from attsiammask_core.commands.arguments import run_ros_command
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        stress = importlib.import_module("attsiammask_ros.stress")
-    except ImportError as exc:
-        print(f"attsiammask stress needs ROS 2 (rclpy) and the attsiammask_ros package with its interfaces: "
-              f"run `make setup` and `source env.sh` ({exc})", file=sys.stderr)
-        return 2
-    return stress.run(args)
+    return run_ros_command("attsiammask_ros.stress", "stress", args)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -227,7 +227,10 @@ def write_video(path: Path, clip: Clip, records: Sequence[dict[str, Any]], clien
                 text += f" conf {r['confidence']:.2f}"
             if r["latency_ms"] is not None:
                 text += f" {r['latency_ms']:.0f} ms"
-            cv2.putText(frame, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3, cv2.LINE_AA)
+            # a dark band behind white text (OpenCV 5 draws thicker text wider, so a thick black copy as an outline
+            # would stick out past the white one)
+            (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6, 1)
+            cv2.rectangle(frame, (4, 22 - height - 4), (12 + width, 22 + baseline + 2), (0, 0, 0), cv2.FILLED)
             cv2.putText(frame, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
             writer.write(frame)
     finally:

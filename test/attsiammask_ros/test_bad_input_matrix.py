@@ -318,14 +318,6 @@ CASES = [
 ]
 
 # ---- fixtures -----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def context():
-    ctx = rclpy.context.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 def _tracking_harness(context, namespace: str, overrides: dict | None = None) -> Harness:
     """A harness whose node tracks TARGET (camera paused); ``first_stamp``: its first buffered frame."""
     h = Harness(context, namespace, overrides=overrides)

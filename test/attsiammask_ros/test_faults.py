@@ -41,14 +41,6 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def context():
-    ctx = rclpy.context.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 def start_tracking(h: Harness, box: tuple[float, float, float, float] = TARGET) -> str:
     """Stream, set a target, wait for its first detection; returns its track id (the camera keeps streaming)."""
     h.streaming = True

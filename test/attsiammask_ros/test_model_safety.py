@@ -166,14 +166,6 @@ class OpenedFiles:
         OpenedFiles.recording = None
 
 
-@pytest.fixture(scope="module")
-def context():
-    ctx = rclpy.context.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
 def test_a_session_of_calls_reads_no_file_and_builds_the_model_once(context, tmp_path):
     weights, other = tmp_path / "mine.safetensors", tmp_path / "other.safetensors"
     shutil.copy(embedded_weights_path("lite"), weights)

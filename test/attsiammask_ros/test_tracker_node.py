@@ -50,14 +50,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def context():
-    ctx = rclpy.context.Context()
-    rclpy.init(context=ctx)
-    yield ctx
-    rclpy.try_shutdown(context=ctx)
-
-
-@pytest.fixture(scope="module")
 def harness(context):
     h = Harness(context, "/tn_main")
     h.streaming = True
