@@ -27,6 +27,7 @@ setup(
         "numpy>=1.24",
         "opencv-contrib-python-headless>=4.8",
         "scikit-image>=0.21",
+        "pillow>=9.1",
         "PyYAML>=6",
         "tqdm>=4.60",
         "safetensors>=0.4",

@@ -4,12 +4,21 @@ Pure functions: they never modify their inputs, and arrays they return never sha
 """
 from __future__ import annotations
 
+import io
+import warnings
 from typing import Any
 
 import cv2
 import numpy as np
+from PIL import Image as PilImage
+from PIL import UnidentifiedImageError
 
-__all__ = ["SUPPORTED_ENCODINGS", "image_to_bgr", "compressed_to_bgr", "bgr_to_image", "mask_to_image"]
+__all__ = ["SUPPORTED_ENCODINGS", "MAX_COMPRESSED_PIXELS", "image_to_bgr", "compressed_to_bgr", "bgr_to_image",
+           "mask_to_image", "compressed_size"]
+
+# A compressed image declaring more pixels is refused before decoding: a few KB of PNG can declare gigapixels
+# (a "decompression bomb"). 2^26 = 67 Mpx, e.g. 8192 x 8192; a 4K frame has 8.3 Mpx.
+MAX_COMPRESSED_PIXELS = 1 << 26
 
 
 def _cv(name: str, legacy: str) -> int:
@@ -97,6 +106,10 @@ def compressed_to_bgr(msg: Any) -> np.ndarray:
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise ValueError(f"compressed image is empty (format {msg.format!r})")
+    size = compressed_size(data)
+    if size is not None and size[0] * size[1] > MAX_COMPRESSED_PIXELS:
+        raise ValueError(f"compressed image declares {size[0]}x{size[1]} pixels (format {msg.format!r}, {data.size} "
+                         f"bytes), more than the {MAX_COMPRESSED_PIXELS} this node decodes")
     frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if frame is None or frame.size == 0:
         raise ValueError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes): corrupt or "
@@ -104,6 +117,21 @@ def compressed_to_bgr(msg: Any) -> np.ndarray:
     if frame.ndim == 2:
         frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     return np.ascontiguousarray(frame)
+
+
+def compressed_size(data: np.ndarray | bytes) -> tuple[int, int] | None:
+    """(width, height) from a compressed image's header without decoding it (Pillow reads headers lazily;
+    OpenCV has no header-only read); None when Pillow cannot read the header (OpenCV then decides).
+    ValueError when the header declares more pixels than Pillow's own bomb limit."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PilImage.DecompressionBombWarning)
+            with PilImage.open(io.BytesIO(bytes(data))) as image:
+                return int(image.size[0]), int(image.size[1])
+    except PilImage.DecompressionBombError as exc:
+        raise ValueError(f"compressed image declares too many pixels ({exc})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):  # unknown format or a corrupt header
+        return None
 
 
 def _image(array: np.ndarray, encoding: str, header: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Bad-input matrix of tracker_node through real rclpy (issue 7 part 1): 77 cases, one table, one test.
+"""Bad-input matrix of tracker_node through real rclpy (issue 7 part 1): 78 cases, one table, one test.
 
 Every input arrives as it would in use: set_target requests over the service, Detection2D hand-offs on
 `target`, images on `image` or `image/compressed`, changes over the node's parameter services, and
@@ -30,6 +30,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run `make setu
 pytest.importorskip("attsiammask_interfaces.srv", reason="interfaces not built: run `make setup` and source env.sh")
 import cv2  # noqa: E402
 import torch  # noqa: E402
+from compressed_samples import png_declaring  # noqa: E402
 from node_harness import (  # noqa: E402
     HW,
     SEC,
@@ -261,6 +262,9 @@ CASES = [
          "compressed image is empty (format 'jpeg')"),
     Case("compressed-text-as-png", "bad_compressed", lambda h: compressed_message(b"hello", 0, "png"),
          "cannot decode compressed image (format 'png', 5 bytes)"),
+    Case("compressed-png-bomb-header", "bad_compressed", lambda h: compressed_message(png_declaring(9000, 8000), 0,
+                                                                                   "png"),
+         "compressed image declares 9000x8000 pixels"),
     Case("compressed-png-16-bit", "good_compressed", lambda h: png(grey(90 << 8, 1, np.uint16)), ""),
     Case("compressed-png-4-channel", "good_compressed", lambda h: png(grey(90, 4)), ""),
     Case("compressed-png-grey", "good_compressed", lambda h: png(grey(90)), ""),

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 sensor_msgs = pytest.importorskip("sensor_msgs.msg", reason="sensor_msgs not installed: run `make setup`")
+from compressed_samples import png_declaring  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from attsiammask_ros.image_conversion import (  # noqa: E402
+    MAX_COMPRESSED_PIXELS,
     SUPPORTED_ENCODINGS,
     bgr_to_image,
+    compressed_size,
     compressed_to_bgr,
     image_to_bgr,
     mask_to_image,
@@ -186,6 +189,26 @@ def test_compressed_grey_png_becomes_bgr():
 def test_corrupt_compressed_raises(data, words):
     msg = sensor_msgs.CompressedImage(format="jpeg")
     msg.data = data
+    with pytest.raises(ValueError, match=words):
+        compressed_to_bgr(msg)
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg"])
+def test_compressed_size_reads_the_header(ext):
+    ok, buf = cv2.imencode(ext, np.zeros((21, 34, 3), np.uint8))
+    assert compressed_size(buf) == (34, 21)
+    assert compressed_size(png_declaring(70000, 3)) == (70000, 3)
+    assert compressed_size(b"hello") is None                      # not a format Pillow knows: OpenCV decides
+
+
+@pytest.mark.parametrize("width, height, words", [
+    (9000, 8000, r"declares 9000x8000 pixels \(format 'png', \d+ bytes\), more than the 67108864"),   # above our limit
+    (60000, 60000, "declares too many pixels"),                          # above Pillow's own bomb limit too
+])
+def test_compressed_bomb_is_refused_before_decoding(width, height, words):
+    assert width * height > MAX_COMPRESSED_PIXELS
+    msg = sensor_msgs.CompressedImage(format="png")
+    msg.data = png_declaring(width, height)
     with pytest.raises(ValueError, match=words):
         compressed_to_bgr(msg)
 

@@ -12,6 +12,7 @@ PYTHON_KEYS = {
     "numpy": "python3-numpy",
     "cv2": "python3-opencv",
     "skimage": "python3-skimage",
+    "PIL": "python3-pil",
     "torch": "python3-torch",
     "yaml": "python3-yaml",
     "tqdm": "python3-tqdm",
