@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from attsiammask_core.eval.metrics import percentile
+
 __all__ = ["run", "overhead_budget_ms"]
 
 WARMUP = 3
@@ -116,10 +118,6 @@ def _stream(session, count: int, rate: float, seconds: float) -> dict[str, float
             "publish_fps": len(stamps) / seconds, "latencies": latencies}
 
 
-def _pct(values, q: float) -> float:
-    return float(np.percentile(values, q)) if len(values) else float("nan")
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark with the `bench` command's arguments (--frames, --weights, --width, --height, --rate,
     --seconds, --device, --domain-id); 0 when it ran, 1 when the node failed."""
@@ -169,16 +167,16 @@ def run(args: argparse.Namespace) -> int:
     if not lock_step:
         print("bench --node: FAILED: no detection came back from the node")
         return 1
-    raw_p50, node_p50 = _pct(raw, 50), _pct(lock_step, 50)
+    raw_p50, node_p50 = percentile(raw, 50), percentile(lock_step, 50)
     print(f"{'measure':<44}{'p50 ms':>9}{'p95 ms':>9}{'fps':>8}")
-    print(f"{'track() in this process':<44}{raw_p50:>9.1f}{_pct(raw, 95):>9.1f}{1000.0 / np.mean(raw):>8.1f}")
+    print(f"{'track() in this process':<44}{raw_p50:>9.1f}{percentile(raw, 95):>9.1f}{1000.0 / np.mean(raw):>8.1f}")
     node_track = diagnostics.get("track p50 ms", "nan")
     print(f"{'track() inside the node, one at a time':<44}{float(node_track):>9.1f}{'':>9}{'':>8}")
     node_internal = diagnostics.get("latency p50 ms", "nan")
     print(f"{'node: image callback -> published, same':<44}{float(node_internal):>9.1f}{'':>9}{'':>8}")
-    print(f"{'node: publish -> detection, one at a time':<44}{node_p50:>9.1f}{_pct(lock_step, 95):>9.1f}{'':>8}")
-    print(f"{f'node: publish -> detection, {args.rate:g} Hz stream':<44}{_pct(stream['latencies'], 50):>9.1f}"
-          f"{_pct(stream['latencies'], 95):>9.1f}{stream['fps']:>8.1f}")
+    print(f"{'node: publish -> detection, one at a time':<44}{node_p50:>9.1f}{percentile(lock_step, 95):>9.1f}{'':>8}")
+    print(f"{f'node: publish -> detection, {args.rate:g} Hz stream':<44}{percentile(stream['latencies'], 50):>9.1f}"
+          f"{percentile(stream['latencies'], 95):>9.1f}{stream['fps']:>8.1f}")
     print(f"stream: published {stream['published']} ({stream['publish_fps']:.1f} fps), processed {stream['processed']}"
           f", dropped {stream['dropped']} (the node keeps only the newest image)")
     overhead, budget = node_p50 - raw_p50, overhead_budget_ms(raw_p50)

@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from attsiammask_core.eval.metrics import percentile
+
 __all__ = ["run", "Period", "Publication", "NodeCounters", "NodeSnapshot", "NodeWindow", "IntervalStats", "Verdict",
            "ping_pong", "plan_periods", "parse_vmrss_kb", "read_rss_kb", "nearest_snapshot", "node_window",
            "summarize", "latency_bounded", "memory_flat", "judge", "format_row", "verdict_line", "TABLE_HEADER",
@@ -234,10 +236,6 @@ def node_window(start: NodeSnapshot | None, end: NodeSnapshot | None, stamps: Se
     return NodeWindow(end.counters.minus(start.counters), sent)
 
 
-def _pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if len(values) else math.nan
-
-
 def summarize(period: Period, publications: Sequence[Publication], receipts: Mapping[int, int],
               rss_samples: Sequence[tuple[float, int]], node: NodeWindow | None) -> IntervalStats:
     """One row: the publications made during ``period``, their results (``receipts``: stamp -> first receipt ns),
@@ -249,7 +247,7 @@ def summarize(period: Period, publications: Sequence[Publication], receipts: Map
     return IntervalStats(
         period=period, published=len(mine), publish_hz=len(mine) / seconds, processed=len(latencies),
         fps=len(latencies) / seconds, dropped=len(mine) - len(latencies), node=node,
-        latency_p50_ms=_pct(latencies, 50), latency_p95_ms=_pct(latencies, 95),
+        latency_p50_ms=percentile(latencies, 50), latency_p95_ms=percentile(latencies, 95),
         latency_max_ms=max(latencies) if latencies else math.nan,
         rss_mb=statistics.median(rss) / 1024.0 if rss else math.nan)
 
@@ -525,8 +523,9 @@ class Soak:
         calls = [p.call_ms for p in self.publications]
         span = self.periods[-1].end_s
         return (f"publisher: {len(self.publications)} images in {span:.0f} s = {len(self.publications) / span:.1f} Hz "
-                f"(target {self.settings.rate:g}); publish() p50 {_pct(calls, 50):.2f} ms, p95 {_pct(calls, 95):.2f} "
-                f"ms, max {max(calls, default=math.nan):.1f} ms; {self.late_slots} slots skipped (publisher late)")
+                f"(target {self.settings.rate:g}); publish() p50 {percentile(calls, 50):.2f} ms, "
+                f"p95 {percentile(calls, 95):.2f} ms, max {max(calls, default=math.nan):.1f} ms; "
+                f"{self.late_slots} slots skipped (publisher late)")
 
 
 def _intro(settings: Settings, stream: StreamData, build_s: float, env: Mapping[str, str], profile: Path | None

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import math
 import os
 import re
 import sys
@@ -55,6 +54,7 @@ from vision_msgs.msg import Detection2D
 
 from attsiammask_core import Tracker, TrackResult
 from attsiammask_core.config import TrackerConfig
+from attsiammask_core.eval.metrics import percentile
 from attsiammask_ros import messages
 from attsiammask_ros import parameters as params
 from attsiammask_ros.frame_buffer import FrameBuffer
@@ -506,12 +506,10 @@ class TrackerNode(Node):
         track = list(self.stats.track_ms)
         target = self._target
 
-        def pct(values: list[float], q: float) -> float:
-            return float(np.percentile(values, q)) if values else math.nan
-
         values = {
-            "processed fps": fps, "latency p50 ms": pct(latencies, 50), "latency p95 ms": pct(latencies, 95),
-            "track p50 ms": pct(track, 50), "received frames": self.stats.received,
+            "processed fps": fps, "latency p50 ms": percentile(latencies, 50),
+            "latency p95 ms": percentile(latencies, 95),
+            "track p50 ms": percentile(track, 50), "received frames": self.stats.received,
             "processed frames": processed, "dropped frames": self.stats.dropped,
             "bad images": self.stats.bad_images, "last bad image": self.stats.last_bad_image,
             "errors": self.stats.errors, "discarded frames": self.stats.discarded,

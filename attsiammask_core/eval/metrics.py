@@ -30,7 +30,7 @@ __all__ = [
     "box_xywh_to_polygon", "polygon_to_box_xywh", "region_overlap", "success_curve", "success_auc",
     "precision_curve", "precision_at", "OPEResult", "ope_sequence", "ope_overall", "VOTRun", "make_vot_run",
     "vot_accuracy", "vot_failures", "failures_per_100", "expected_overlap_curve", "eao", "region_similarity",
-    "mean_j", "latency_stats",
+    "mean_j", "latency_stats", "percentile",
 ]
 
 SUCCESS_THRESHOLDS = np.linspace(0, 1, 21)
@@ -401,6 +401,12 @@ def mean_j(values: Iterable[float]) -> float:
     """Mean of per-frame J values, NaN entries ignored; NaN when none. (DAVIS' own tool drops first/last frame.)"""
     v = _valid(np.asarray(list(values), dtype=np.float64))
     return float(np.mean(v)) if v.size else float("nan")
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    """The q-th percentile (linear interpolation) of ``values``; NaN when there are none."""
+    arr = np.asarray(list(values), dtype=np.float64)
+    return float(np.percentile(arr, q)) if arr.size else float("nan")
 
 
 def latency_stats(seconds: Iterable[float]) -> dict[str, float | int]:

@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from attsiammask_core.eval.metrics import percentile
 from attsiammask_ros.demo.clip import Clip, clip_from_sequence, clip_from_video, make_clip
 
 __all__ = ["main", "build_parser", "frame_records", "summarise", "format_summary", "write_video"]
@@ -131,10 +132,6 @@ def frame_records(clip: Clip, published: Sequence[tuple[int, int]], client: Any,
     return records
 
 
-def _pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(values, q)) if len(values) else float("nan")
-
-
 def summarise(records: Sequence[dict[str, Any]], clip: Clip, client: Any, diagnostics: dict[str, str],
               play_seconds: float) -> dict[str, Any]:
     """The numbers the demo prints (and writes to summary.json)."""
@@ -157,11 +154,11 @@ def summarise(records: Sequence[dict[str, Any]], clip: Clip, client: Any, diagno
         "lost": sum(r["state"] == "lost" for r in processed),
         "dropped": sum(r["state"] == "dropped" for r in after_init),
         "mean_iou": float(np.mean(ious)) if ious else None, "iou_frames": len(ious),
-        "iou_quantiles": {f"p{q}": _pct(ious, q) for q in IOU_QUANTILES} if ious else None,
+        "iou_quantiles": {f"p{q}": percentile(ious, q) for q in IOU_QUANTILES} if ious else None,
         "mean_iou_holding_last_box": float(np.mean(held)) if held else None,
         "processed_fps": (len(receipts) - 1) / span if len(receipts) > 1 and span > 0 else None,
         "publish_fps": (len(records) - 2) / play_seconds if play_seconds > 0 and len(records) > 2 else None,
-        "latency_ms": {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95), "max": max(latencies)}
+        "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "max": max(latencies)}
         if latencies else None,
         "node": {k: diagnostics[k] for k in ("received frames", "processed frames", "dropped frames", "track p50 ms",
                                              "model variant", "device", "attention") if k in diagnostics},

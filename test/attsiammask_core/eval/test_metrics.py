@@ -22,6 +22,7 @@ from attsiammask_core.eval.metrics import (
     mean_j,
     ope_overall,
     ope_sequence,
+    percentile,
     polygon_iou,
     polygon_to_box_xywh,
     precision_at,
@@ -300,6 +301,13 @@ def test_region_similarity_hand_values():
 def test_mean_j():
     assert mean_j([0.5, 1.0, np.nan, 0.0]) == pytest.approx(0.5)  # (0.5 + 1 + 0) / 3
     assert math.isnan(mean_j([]))
+
+
+def test_percentile_interpolates_and_is_nan_when_empty():
+    assert percentile([10.0, 20.0, 30.0, 40.0], 50) == 25.0
+    assert percentile([1.0, 2.0, 3.0, 4.0, 5.0], 95) == pytest.approx(4.8)
+    assert percentile(iter([7.0]), 95) == 7.0
+    assert math.isnan(percentile([], 50))
 
 
 def test_latency_stats():
