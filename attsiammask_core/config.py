@@ -1,11 +1,14 @@
 """Typed, frozen configuration for the tracker and the attention step, and the named tracker presets."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass, fields
 from types import MappingProxyType
 
-__all__ = ["AttentionConfig", "TrackerConfig", "DEFAULT_PRESET", "PRESETS", "preset", "preset_names"]
+__all__ = ["AttentionConfig", "TrackerConfig", "DEFAULT_PRESET", "HEADS", "PRESETS", "VARIANT_PRESETS", "preset",
+           "preset_names", "tracker_config_from_json", "tracker_config_to_json"]
 
 
 def _require(ok: bool, cls: str, message: str) -> None:
@@ -31,6 +34,10 @@ class TrackerConfig:
     window influence by ``lost_window_factor`` and the state is held still; the state returns to
     "tracking" on the first frame whose score reaches ``recover_threshold``. ``lost_threshold=0`` disables
     it (the step is then exactly the reference step on every frame).
+
+    ``head`` is how the model's box output is read: "anchor" (SiamMask's RPN: 2A scores and 4A deltas per cell
+    over ``ratios`` x ``scales`` anchors) or "point" (one score and the distances to the box's four edges per
+    cell, as NanoTrack's head; ratios and scales unused).
     """
 
     penalty_k: float = 0.10
@@ -52,9 +59,11 @@ class TrackerConfig:
     recover_threshold: float = 0.5
     lost_search_factor: float = 2.0
     lost_window_factor: float = 0.5
+    head: str = "anchor"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
+        _require(self.head in HEADS, name, f"head must be one of {HEADS}, got {self.head!r}")
         object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         _check_finite(self)
@@ -87,10 +96,11 @@ class TrackerConfig:
 
     @property
     def anchor_num(self) -> int:
-        """Anchors per score-map position."""
-        return len(self.ratios) * len(self.scales)
+        """Anchors per score-map position (1 for the point head)."""
+        return 1 if self.head == "point" else len(self.ratios) * len(self.scales)
 
 
+HEADS = ("anchor", "point")
 _NORMALISATIONS = ("minmax", "max")
 _LEVELS = ("neck", "kernels")
 _PART_FEATURES = ("template", "backbone")
@@ -196,7 +206,14 @@ PRESETS: MappingProxyType[str, TrackerConfig] = MappingProxyType({
     "vot": TrackerConfig(penalty_k=0.04, window_influence=0.42, lr=0.25, mask_threshold=0.30),
     # foolwood config_davis.json
     "davis": TrackerConfig(penalty_k=0.04, window_influence=0.40, lr=1.0, mask_threshold=0.35),
+    # the lite model's geometry (stride 16, 16x16 point head) with NanoTrack V2's published tracking values;
+    # the shipped weights carry their own tuned values (weights metadata), which take precedence
+    "nanotrack": TrackerConfig(penalty_k=0.15, window_influence=0.49, lr=0.385, mask_threshold=0.3, stride=16,
+                               base_size=7, score_size=16, head="point"),
 })
+# The preset a variant uses when neither the caller nor the weights file gives a tracker configuration.
+VARIANT_PRESETS: MappingProxyType[str, str] = MappingProxyType({"r50": "r50_l3", "effnet": "r50_l3",
+                                                                 "lite": "nanotrack"})
 
 
 def preset_names() -> tuple[str, ...]:
@@ -210,3 +227,26 @@ def preset(name: str) -> TrackerConfig:
         return PRESETS[name]
     except (KeyError, TypeError):
         raise ValueError(f"unknown tracker preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+
+
+def tracker_config_to_json(config: TrackerConfig) -> str:
+    """The configuration as a JSON object of its fields (stored in weights metadata)."""
+    return json.dumps(dataclasses.asdict(config), sort_keys=True)
+
+
+def tracker_config_from_json(text: str) -> TrackerConfig:
+    """A TrackerConfig from `tracker_config_to_json` text; unknown fields or bad values raise ValueError."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"tracker configuration is not JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError("tracker configuration must be a JSON object")
+    known = {f.name for f in fields(TrackerConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"tracker configuration has unknown fields {unknown}")
+    try:
+        return TrackerConfig(**data)
+    except TypeError as err:
+        raise ValueError(f"tracker configuration: {err}") from None

@@ -126,6 +126,13 @@ def decode_deltas_cxcywh(deltas: np.ndarray, anchors: np.ndarray) -> np.ndarray:
     return np.stack([cx, cy, w, h], axis=1)
 
 
+def decode_ltrb_cxcywh(distances: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(N, 4) boxes from (4, N) distances to the left, top, right and bottom edges and (N, 2+) points (cx, cy)."""
+    d = np.asarray(distances, dtype=np.float64)
+    p = np.asarray(points, dtype=np.float64)
+    return np.stack([p[:, 0] + (d[2] - d[0]) / 2, p[:, 1] + (d[3] - d[1]) / 2, d[0] + d[2], d[1] + d[3]], axis=1)
+
+
 def _change(r: np.ndarray) -> np.ndarray:
     return np.maximum(r, 1.0 / r)
 
@@ -186,13 +193,21 @@ def axis_aligned_polygon_cxcywh(state: Sequence[float]) -> np.ndarray:
     return np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], dtype=np.float64)
 
 
+def first_cell_offset(stride: int, base_size: int, exemplar_size: int, instance_size: int) -> float:
+    """Search-crop pixel where the exemplar-sized window of score cell 0 starts: the crop centre minus half an
+    exemplar, shifted by cell 0's offset -(S // 2) * stride (S the score size); -32 for r50's geometry."""
+    score_size = (instance_size - exemplar_size) // stride + 1 + base_size
+    return (instance_size - exemplar_size) / 2 - (score_size // 2) * stride
+
+
 def mask_source_box_xywh(crop_box_xywh: Sequence[float], pos_yx: tuple[int, int], stride: int, base_size: int,
                          exemplar_size: int, instance_size: int) -> np.ndarray:
     """Frame region covered by the refine mask of score-map cell (y, x) (spec 8.9 sub_box)."""
     s = crop_box_xywh[2] / instance_size
     y, x = pos_yx
-    return np.array([crop_box_xywh[0] + (x - base_size / 2) * stride * s,
-                     crop_box_xywh[1] + (y - base_size / 2) * stride * s,
+    first = first_cell_offset(stride, base_size, exemplar_size, instance_size)
+    return np.array([crop_box_xywh[0] + (first + x * stride) * s,
+                     crop_box_xywh[1] + (first + y * stride) * s,
                      s * exemplar_size, s * exemplar_size], dtype=np.float64)
 
 

@@ -5,10 +5,12 @@ Public API: ``Tracker.create(variant, weights, device, attention, config)``, ``i
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +20,17 @@ import torch
 
 from attsiammask_core import geometry as geo
 from attsiammask_core.attention import TemplateAttention, attended_kernels, attention_map, target_box_in_template_xywh
-from attsiammask_core.config import DEFAULT_PRESET, AttentionConfig, TrackerConfig, preset
+from attsiammask_core.config import (
+    DEFAULT_PRESET,
+    VARIANT_PRESETS,
+    AttentionConfig,
+    TrackerConfig,
+    preset,
+    tracker_config_from_json,
+)
 
-__all__ = ["TrackResult", "Tracker", "resolve_device", "resolve_tracker_config", "resolve_attention_config"]
+__all__ = ["TrackResult", "Tracker", "resolve_device", "resolve_tracker_config", "resolve_attention_config",
+           "stored_tracker_config"]
 
 TRACKING = "tracking"
 LOST = "lost"
@@ -75,6 +85,19 @@ def resolve_attention_config(attention: bool | AttentionConfig) -> AttentionConf
     raise TypeError(f"attention must be a bool or an AttentionConfig, got {type(attention).__name__}")
 
 
+def stored_tracker_config(weights: str | Path | None) -> TrackerConfig | None:
+    """The tracker configuration a safetensors weights file carries in its metadata ("tracker_config"), if any."""
+    if weights is None:
+        return None
+    from attsiammask_core.weights import is_safetensors, read_metadata
+
+    path = Path(weights)
+    if not path.is_file() or not is_safetensors(path):
+        return None
+    text = read_metadata(path).get("tracker_config")
+    return tracker_config_from_json(text) if text else None
+
+
 def _check_frame(frame: Any) -> np.ndarray:
     if not isinstance(frame, np.ndarray):
         raise ValueError(f"frame must be a numpy array (H x W x 3 uint8 BGR), got {type(frame).__name__}")
@@ -106,13 +129,25 @@ class Tracker:
     """Single-object Att-SiamMask tracker around a SiamMask-like model (features/template/search/refine)."""
 
     def __init__(self, model: Any, config: TrackerConfig | str | None = None,
-                 attention: bool | AttentionConfig = True, device: str | torch.device = "cpu") -> None:
+                 attention: bool | AttentionConfig = True, device: str | torch.device = "cpu",
+                 masks: bool = True) -> None:
+        """``masks=False`` skips the refine module: results carry an empty mask and the box as polygon (the box
+        itself does not depend on the mask)."""
+        self.masks = masks
         self.config = resolve_tracker_config(config)
         self.attention_config = resolve_attention_config(attention)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         cfg = self.config
-        self._anchors = geo.anchors_cxcywh(cfg.stride, cfg.ratios, cfg.scales, cfg.score_size)
+        model_head = getattr(model, "box_head", cfg.head)
+        if model_head != cfg.head:
+            raise ValueError(f"the model's box head is {model_head!r} but the tracker configuration reads "
+                             f"{cfg.head!r} outputs: use a configuration made for this model (its weights' own, or "
+                             f"the variant's preset)")
+        if cfg.head == "point":  # the cells' points; their sizes are unused
+            self._anchors = geo.anchors_cxcywh(cfg.stride, (1.0,), (1.0,), cfg.score_size)
+        else:
+            self._anchors = geo.anchors_cxcywh(cfg.stride, cfg.ratios, cfg.scales, cfg.score_size)
         self._window = geo.hann_window(cfg.score_size, cfg.anchor_num)
         self._kernels: Any = None
         self._pad = np.zeros(3, dtype=np.uint8)
@@ -125,8 +160,13 @@ class Tracker:
     @classmethod
     def create(cls, variant: str = "lite", weights: str | Path | None = None, device: str | torch.device = "cpu",
                attention: bool | AttentionConfig = True, config: TrackerConfig | str | None = None,
-               random_init: bool = False, threads: int | None = None) -> Tracker:
+               random_init: bool = False, threads: int | None = None,
+               overrides: Mapping[str, Any] | None = None) -> Tracker:
         """Build the model of ``variant``, load ``weights`` (official .pth or our .safetensors) and wrap it.
+
+        The tracker configuration is ``config`` when given (a TrackerConfig or a preset name), else the one stored
+        in the weights file (our safetensors carry the values tuned for them), else the variant's preset;
+        ``overrides`` then replaces single fields (e.g. ``{"lr": 0.4}``).
 
         ``random_init=True`` (tests and benchmarks only) keeps random weights when no file is given.
         ``threads`` sets torch's intra-op CPU threads for the whole process (None: torch's default); fewer
@@ -141,12 +181,18 @@ class Tracker:
 
         if weights is not None and random_init:
             raise ValueError("give either weights or random_init=True, not both")
-        tracker_config = resolve_tracker_config(config)
         attention_config = resolve_attention_config(attention)
         target_device = resolve_device(device)
         model = build_model(variant)
         if weights is None and not random_init:
             weights = embedded_weights_path(variant)
+        tracker_config = resolve_tracker_config(config if config is not None else
+                                                stored_tracker_config(weights) or VARIANT_PRESETS.get(variant))
+        if overrides:
+            unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(TrackerConfig)})
+            if unknown:
+                raise ValueError(f"unknown tracker configuration fields {unknown}")
+            tracker_config = dataclasses.replace(tracker_config, **overrides)
         if weights is not None:
             load_any(weights, model, variant=variant)
         elif not random_init:
@@ -213,7 +259,10 @@ class Tracker:
             deltas = out.loc[0].reshape(4, -1).cpu().numpy()
         t2 = time.perf_counter()
         network = {"backbone": t_backbone - t1, "heads": t2 - t_backbone}
-        boxes = geo.decode_deltas_cxcywh(deltas, self._anchors)
+        if cfg.head == "point":
+            boxes = geo.decode_ltrb_cxcywh(deltas, self._anchors)
+        else:
+            boxes = geo.decode_deltas_cxcywh(deltas, self._anchors)
         penalty = geo.scale_ratio_penalty(boxes[:, 2:], self._state[2:], scale_z, cfg.penalty_k)
         pscore = geo.blend_window(penalty * score, self._window, influence)
         best = int(np.argmax(pscore))
@@ -235,6 +284,10 @@ class Tracker:
             return self._lost_result(frame, best_score, {"crop": t1 - t0, **network, "refine": 0.0,
                                                          "post": time.perf_counter() - t2})
 
+        if not self.masks:
+            self.last_timings = {"crop": t1 - t0, **network, "refine": 0.0, "post": time.perf_counter() - t2}
+            return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._state),
+                               mask=np.zeros(frame.shape[:2], dtype=bool), score=best_score, state=TRACKING)
         _, y, x = np.unravel_index(best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
         t3 = time.perf_counter()
         with torch.inference_mode():

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 from attsiammask_core.commands.arguments import run_ros_command
 
@@ -11,12 +10,10 @@ REFERENCE_STEP_MS = 262.0
 
 
 def _tracker(variant: str, weights, attention: bool):
-    from attsiammask_core.config import preset
     from attsiammask_core.tracker import Tracker
 
     # Loss logic off: with random weights scores are low, and every frame must run the full step.
-    config = dataclasses.replace(preset("r50_l3"), lost_threshold=0.0)
-    return Tracker.create(variant=variant, weights=weights, attention=attention, config=config,
+    return Tracker.create(variant=variant, weights=weights, attention=attention, overrides={"lost_threshold": 0.0},
                           random_init=weights is None)
 
 

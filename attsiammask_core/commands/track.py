@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from attsiammask_core.commands.arguments import positive_int
-from attsiammask_core.config import DEFAULT_PRESET, preset_names
+from attsiammask_core.config import preset_names
 from attsiammask_core.tracker import Tracker, TrackResult
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -178,8 +178,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--no-attention", action="store_true", help="plain SiamMask (no attention step)")
-    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=preset_names(),
-                        help=f"tracker hyperparameters (default {DEFAULT_PRESET})")
+    parser.add_argument("--preset", default=None, choices=preset_names(),
+                        help="tracker hyperparameters (default: those stored with the weights, else the variant's)")
     parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")
     parser.add_argument("--out", required=True, type=Path, help="output folder (results.jsonl)")
     parser.add_argument("--annotated-video", type=Path, help="also write an annotated video here (mp4v)")

@@ -7,6 +7,8 @@ from torch import nn
 
 from .efficientnet_lite import EfficientNetLite0Trunk, load_imagenet_weights
 from .heads import DepthwiseXCorrHead, RPNHead, mask_head, xcorr_depthwise
+from .lite import LiteSiamMask, PointKernels
+from .mobilenetv3 import MobileNetV3SmallTrunk
 from .neck import AdjustLayer, Neck
 from .refine import Refine
 from .resnet50 import ResNet50
@@ -29,18 +31,23 @@ def build_r50() -> SiamMask:
     return assemble(ResNet50())
 
 
-def build_lite() -> SiamMask:
-    """The embedded CPU model: EfficientNet-Lite0 trunk (stride 8), 128-channel neck and heads, same refine."""
-    return assemble(EfficientNetLite0Trunk(), neck_channels=LITE_CHANNELS)
+def build_lite() -> LiteSiamMask:
+    """The embedded CPU model: NanoTrack V2's MobileNetV3 trunk and box head (stride 16), mask branch, refine."""
+    return LiteSiamMask()
 
 
-LITE_CHANNELS = 128
+def build_effnet() -> SiamMask:
+    """The first CPU model (kept for its checkpoints): EfficientNet-Lite0 trunk (stride 8), 128-channel heads."""
+    return assemble(EfficientNetLite0Trunk(), neck_channels=EFFNET_CHANNELS)
+
+
+EFFNET_CHANNELS = 128
 # The embedded CPU model is the default wherever a variant is not named (Tracker.create, track, eval "ours").
 DEFAULT_VARIANT = "lite"
-MODELS: dict[str, Callable[[], SiamMask]] = {"r50": build_r50, "lite": build_lite}
+MODELS: dict[str, Callable[[], nn.Module]] = {"r50": build_r50, "lite": build_lite, "effnet": build_effnet}
 
 
-def build_model(variant: str = "r50") -> SiamMask:
+def build_model(variant: str = "r50") -> nn.Module:
     """A randomly initialised model of the named variant, in eval mode (BN uses running statistics)."""
     try:
         constructor = MODELS[variant]
@@ -50,5 +57,6 @@ def build_model(variant: str = "r50") -> SiamMask:
 
 
 __all__ = ["DEFAULT_VARIANT", "MODELS", "AdjustLayer", "DepthwiseXCorrHead", "EfficientNetLite0Trunk", "Neck",
+           "LiteSiamMask", "MobileNetV3SmallTrunk", "PointKernels", "build_effnet",
            "RPNHead", "Refine", "ResNet50", "SearchOutput", "SiamMask", "TemplateKernels", "TrainingOutput", "assemble",
            "build_lite", "build_model", "build_r50", "load_imagenet_weights", "mask_head", "xcorr_depthwise"]

@@ -19,6 +19,9 @@ class Window:
 
 # Spec section 7: f0 pad 16 -> 61x61 at 4y; f1 pad 8 -> 31x31 at 2y; f2 pad 4 -> 15x15 at y.
 WINDOWS: tuple[Window, Window, Window] = (Window(16, 61, 4), Window(8, 31, 2), Window(4, 15, 1))
+# The same 127-pixel crop windows for a stride-16 score map (f0-f2 at strides 2, 4, 8): the window of score cell
+# y starts at crop pixel 16 y - 64, i.e. at cell 8 y - 32 of f0, 4 y - 16 of f1 and 2 y - 8 of f2.
+WINDOWS_STRIDE16: tuple[Window, Window, Window] = (Window(32, 61, 8), Window(16, 31, 4), Window(8, 15, 2))
 OUTPUT_SIZE = 127
 
 
@@ -40,8 +43,9 @@ class Refine(nn.Module):
     """Refine head (keys refine_head.{v0,v1,v2,h0,h1,h2,deconv,post0,post1,post2}.*)."""
 
     def __init__(self, f0_channels: int = 64, f1_channels: int = 256, f2_channels: int = 512,
-                 corr_channels: int = 256) -> None:
+                 corr_channels: int = 256, windows: tuple[Window, Window, Window] = WINDOWS) -> None:
         super().__init__()
+        self.windows = windows
         self.v0 = _branch(f0_channels, 16, 4)
         self.v1 = _branch(f1_channels, 64, 16)
         self.v2 = _branch(f2_channels, 128, 32)
@@ -64,7 +68,7 @@ class Refine(nn.Module):
                 pos: tuple[int, int]) -> torch.Tensor:
         """Refine logits (N,1,127,127) at score-map position pos = (row y, col x)."""
         y, x = pos
-        p0, p1, p2 = (crop_window(f, w, pos) for f, w in zip((f0, f1, f2), WINDOWS, strict=True))
+        p0, p1, p2 = (crop_window(f, w, pos) for f, w in zip((f0, f1, f2), self.windows, strict=True))
         p3 = corr[:, :, y:y + 1, x:x + 1]
         return self.fuse(p0, p1, p2, p3)
 
@@ -79,7 +83,8 @@ class Refine(nn.Module):
         if batch_index is None:
             batch_index = torch.arange(ys.numel(), device=f0.device)
         batch_index = batch_index.to(device=f0.device, dtype=torch.long)
-        p0, p1, p2 = (_gather_windows(f, w, batch_index, ys, xs) for f, w in zip((f0, f1, f2), WINDOWS, strict=True))
+        p0, p1, p2 = (_gather_windows(f, w, batch_index, ys, xs)
+                      for f, w in zip((f0, f1, f2), self.windows, strict=True))
         p3 = corr[batch_index, :, ys, xs][:, :, None, None]
         return self.fuse(p0, p1, p2, p3)
 

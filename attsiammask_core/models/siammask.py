@@ -57,6 +57,8 @@ class TrainingOutput:
 class SiamMask(nn.Module):
     """Backbone -> neck -> depthwise heads (RPN, mask) + refine. Holds no tracking state, reads no config."""
 
+    box_head = "anchor"  # how the tracker reads cls/loc (TrackerConfig.head)
+
     def __init__(self, backbone: nn.Module, neck: nn.Module, rpn_head: RPNHead, mask_head: DepthwiseXCorrHead,
                  refine_head: nn.Module) -> None:
         super().__init__()

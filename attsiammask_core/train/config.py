@@ -88,6 +88,7 @@ class DataConfig:
     search_scale: float = 0.18
     search_aspect: float = 0.1
     cache_frames: bool = False
+    mask_pairs_only: bool = False  # draw every pair from a sequence with masks (when training only the mask branch)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sequences", tuple(self.sequences))
@@ -96,6 +97,7 @@ class DataConfig:
         _check_positive(self, ("template_shift", "template_scale", "search_shift", "search_scale", "search_aspect"),
                         allow_zero=True)
         _check(self.search_shift <= 96, self, "search_shift above 96 moves targets off the 25x25 anchor grid")
+        _check(isinstance(self.mask_pairs_only, bool), self, "mask_pairs_only must be true or false")
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,13 @@ class LossConfig:
         _check_positive(self, ("cls_weight", "loc_weight", "mask_weight", "loc_beta"), allow_zero=True)
 
 
+OPTIMIZERS = ("sgd", "adamw")
+
+
 @dataclass(frozen=True)
 class OptimConfig:
-    """SGD and the paper's schedule: linear warm-up warmup_lr -> base_lr, then log decay to final_lr."""
+    """SGD (the paper's; or AdamW) and the paper's schedule: linear warm-up warmup_lr -> base_lr, then log decay
+    to final_lr. ``momentum`` is SGD's; AdamW uses its default betas."""
 
     epochs: int = 20
     samples_per_epoch: int = 600_000
@@ -166,8 +172,10 @@ class OptimConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     grad_clip: float = 10.0
+    optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
+        _check(self.optimizer in OPTIMIZERS, self, f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         for name in ("epochs", "samples_per_epoch", "batch_size"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value > 0, self, f"{name} must be a positive integer, got {value}")

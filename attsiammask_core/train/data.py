@@ -18,7 +18,7 @@ from attsiammask_core.config import TrackerConfig
 
 from .augment import augment_pair, paste_object
 from .config import TrainConfig
-from .labels import anchor_targets, crop_anchors, mask_positions, mask_window
+from .labels import anchor_targets, crop_anchors, mask_positions, mask_window, point_targets
 from .pairs import FramePool, Pair, PairSampler
 
 __all__ = ["PairDataset", "ResumeSampler", "SampleCoordinates", "make_loader", "worker_init"]
@@ -71,15 +71,16 @@ class PairDataset(Dataset):
             pair = self.sampler.sample(rng, mask_only=True, allow_negative=False)
             pair = paste_object(pair, self.sampler.background(rng), aug.paste_feather)
         else:
-            pair = self.sampler.sample(rng)
+            pair = self.sampler.sample(rng, mask_only=self.config.data.mask_pairs_only and bool(pool.with_masks))
         return augment_pair(pair, aug, rng, donor=self.sampler.object_patch if len(pool) > 1 else None)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         pair = self.pair(index)
         rng = self.rng(index, stream=1)
         g = self.geometry
-        targets = anchor_targets(pair.box, self.anchors, self.config.labels, rng)
-        shape = (len(g.ratios) * len(g.scales), g.score_size, g.score_size)
+        assign = point_targets if g.head == "point" else anchor_targets
+        targets = assign(pair.box, self.anchors, self.config.labels, rng)
+        shape = (g.anchor_num, g.score_size, g.score_size)
         k = self.config.labels.mask_positions
         mask_pos = np.zeros((k, 2), np.int64)
         mask_target = np.zeros((k, g.exemplar_size, g.exemplar_size), np.float32)

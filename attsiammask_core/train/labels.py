@@ -10,18 +10,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from attsiammask_core.config import TrackerConfig
-from attsiammask_core.geometry import anchors_cxcywh
+from attsiammask_core.geometry import anchors_cxcywh, first_cell_offset
 
 from .config import LabelConfig
 
-__all__ = ["AnchorTargets", "anchor_targets", "box_iou_cxcywh", "encode_deltas_cxcywh", "mask_positions",
-           "mask_window", "crop_anchors"]
+__all__ = ["AnchorTargets", "anchor_targets", "point_targets", "box_iou_cxcywh", "encode_deltas_cxcywh",
+           "mask_positions", "mask_window", "crop_anchors"]
 
 POSITIVE, NEGATIVE, IGNORE = 1, 0, -1
 
 
 def crop_anchors(geometry: TrackerConfig) -> np.ndarray:
-    """(A*S*S, 4) anchors of the tracker geometry (crop-centre-relative cxcywh)."""
+    """(A*S*S, 4) anchors of the tracker geometry (crop-centre-relative cxcywh); for a point head the cells'
+    points (sizes unused)."""
+    if geometry.head == "point":
+        return anchors_cxcywh(geometry.stride, (1.0,), (1.0,), geometry.score_size)
     return anchors_cxcywh(geometry.stride, geometry.ratios, geometry.scales, geometry.score_size)
 
 
@@ -86,6 +89,38 @@ def anchor_targets(box_cxcywh: np.ndarray | None, anchors: np.ndarray, config: L
     return AnchorTargets(cls=cls, loc=loc, loc_weight=loc_weight)
 
 
+def point_targets(box_cxcywh: np.ndarray | None, points: np.ndarray, config: LabelConfig,
+                  rng: np.random.Generator, centre_fraction: float = 0.25) -> AnchorTargets:
+    """Targets of a point head: cells whose point lies within ``centre_fraction`` of the box's size from its
+    centre (at least the nearest cell) are positive (at most max_pos), cells outside the box negative (up to
+    ``total`` in all), the rest ignored; loc holds the distances to the box's left, top, right, bottom edges."""
+    n = len(points)
+    cls = np.full(n, IGNORE, dtype=np.int64)
+    loc = np.zeros((4, n), dtype=np.float32)
+    loc_weight = np.zeros(n, dtype=np.float32)
+    if box_cxcywh is None:
+        pos_idx, neg_idx = np.zeros(0, dtype=np.int64), np.arange(n)
+    else:
+        cx, cy, w, h = (float(v) for v in box_cxcywh)
+        dx, dy = np.abs(points[:, 0] - cx), np.abs(points[:, 1] - cy)
+        central = (dx <= centre_fraction * w) & (dy <= centre_fraction * h)
+        central[int(np.argmin(dx * dx + dy * dy))] = True
+        pos_idx = np.flatnonzero(central)
+        neg_idx = np.flatnonzero((dx > w / 2) | (dy > h / 2))
+    if len(pos_idx) > config.max_pos:
+        pos_idx = rng.choice(pos_idx, config.max_pos, replace=False)
+    neg_count = min(len(neg_idx), config.total - len(pos_idx))
+    neg_idx = rng.choice(neg_idx, neg_count, replace=False) if neg_count < len(neg_idx) else neg_idx
+    cls[neg_idx] = NEGATIVE
+    if len(pos_idx):
+        cls[pos_idx] = POSITIVE
+        p = points[pos_idx]
+        loc[:, pos_idx] = np.stack([p[:, 0] - (cx - w / 2), p[:, 1] - (cy - h / 2), cx + w / 2 - p[:, 0],
+                                    cy + h / 2 - p[:, 1]]).astype(np.float32)
+        loc_weight[pos_idx] = 1.0 / len(pos_idx)
+    return AnchorTargets(cls=cls, loc=loc, loc_weight=loc_weight)
+
+
 def mask_positions(cls: np.ndarray, score_size: int, count: int, rng: np.random.Generator) -> list[tuple[int, int]]:
     """Up to ``count`` distinct score-map positions (y, x) holding a positive anchor, chosen at random."""
     positive = np.flatnonzero(cls == POSITIVE) % (score_size * score_size)
@@ -97,11 +132,12 @@ def mask_positions(cls: np.ndarray, score_size: int, count: int, rng: np.random.
 
 def mask_window(mask: np.ndarray, pos_yx: tuple[int, int], geometry: TrackerConfig) -> np.ndarray:
     """The exemplar_size square of a search-crop mask that refine output at (y, x) covers (spec 8.9): top-left
-    (stride*(x - base_size/2), stride*(y - base_size/2)) in the crop; outside the crop is background (False)."""
+    first + stride * (x, y) in the crop (first = -32 for r50's geometry); outside the crop is background (False)."""
     y, x = pos_yx
     size = geometry.exemplar_size
-    left = int(round(geometry.stride * (x - geometry.base_size / 2)))
-    top = int(round(geometry.stride * (y - geometry.base_size / 2)))
+    first = first_cell_offset(geometry.stride, geometry.base_size, geometry.exemplar_size, geometry.instance_size)
+    left = int(round(first + geometry.stride * x))
+    top = int(round(first + geometry.stride * y))
     out = np.zeros((size, size), dtype=bool)
     height, width = mask.shape[:2]
     ix0, iy0 = max(left, 0), max(top, 0)

@@ -35,6 +35,7 @@ import torch
 import yaml
 from torch import nn
 
+from attsiammask_core.config import DEFAULT_PRESET, VARIANT_PRESETS, preset
 from attsiammask_core.eval.sequences import Sequence, discover, load_split
 from attsiammask_core.models import SiamMask, build_model
 
@@ -47,6 +48,7 @@ __all__ = ["Distributed", "apply_freeze", "build_training_model", "learning_rate
            "matches_prefix", "param_groups", "save_checkpoint", "set_train_mode", "train", "CHECKPOINT"]
 
 CHECKPOINT = "checkpoint_last.pt"
+NANOTRACK_INIT = "nanotrack:"  # model.init "nanotrack:<path to nanotrackv2.pth>"
 LOG = "log.jsonl"
 
 
@@ -95,7 +97,14 @@ def build_training_model(config: ModelConfig) -> SiamMask:
     """The variant with its initial weights: "imagenet" (the backbone's ImageNet loader), a weights file, or
     None (random init)."""
     model = build_model(config.variant)
-    if config.init == "imagenet":
+    if config.init and config.init.startswith(NANOTRACK_INIT):
+        from attsiammask_core.models import LiteSiamMask
+        from attsiammask_core.weights.nanotrack import load_nanotrack_into
+        if not isinstance(model, LiteSiamMask):
+            raise ValueError(f"model.init {config.init!r} is for the lite variant only")
+        load_nanotrack_into(config.init[len(NANOTRACK_INIT):], model)
+        model.init_mask_branch_from_box_head()
+    elif config.init == "imagenet":
         from attsiammask_core.models import EfficientNetLite0Trunk, load_imagenet_weights
         if not isinstance(model.backbone, EfficientNetLite0Trunk):
             raise ValueError(f"model.init 'imagenet' is available for the lite backbone only; for "
@@ -229,7 +238,12 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, dev
     groups = param_groups(model, config.model.backbone_lr_scale)
     for g in groups:
         g["lr"] = optim.base_lr * g["lr_scale"]
-    optimizer = torch.optim.SGD(groups, lr=optim.base_lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
+    if optim.optimizer == "adamw":
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=optim.base_lr,
+                                                             weight_decay=optim.weight_decay)
+    else:
+        optimizer = torch.optim.SGD(groups, lr=optim.base_lr, momentum=optim.momentum,
+                                    weight_decay=optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: learning_rate(e, optim) / optim.base_lr)
     loss_fn = SiamMaskLoss(config.loss)
 
@@ -248,7 +262,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, dev
     # -- data
     pool = FramePool(sequences if sequences is not None else _sequences(config), cache=config.data.cache_frames)
     per_rank = optim.samples_per_epoch // dist.world
-    dataset = PairDataset(pool, config, per_rank, SampleCoordinates(config.run.seed, epoch, dist.rank, dist.world))
+    dataset = PairDataset(pool, config, per_rank, SampleCoordinates(config.run.seed, epoch, dist.rank, dist.world),
+                          geometry=preset(VARIANT_PRESETS.get(config.model.variant, DEFAULT_PRESET)))
     batches = per_rank // optim.batch_size
     if batches < 1:
         raise ValueError(f"samples_per_epoch {optim.samples_per_epoch} gives no full batch of {optim.batch_size} "

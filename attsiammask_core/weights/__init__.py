@@ -10,8 +10,16 @@ from .checkpoints import (
     read_torch_file,
     unwrap_state_dict,
 )
-from .store import embedded_weights_path, is_safetensors, load_any, load_weights, read_weights, save_weights
+from .store import (
+    embedded_weights_path,
+    is_safetensors,
+    load_any,
+    load_weights,
+    read_metadata,
+    read_weights,
+    save_weights,
+)
 
 __all__ = ["FOOLWOOD_PREFIXES", "Mismatch", "WeightsError", "detect_layout", "embedded_weights_path",
            "is_safetensors", "load_any", "load_checkpoint", "load_state_strict", "load_weights", "normalise_keys",
-           "read_torch_file", "read_weights", "save_weights", "unwrap_state_dict"]
+           "read_metadata", "read_torch_file", "read_weights", "save_weights", "unwrap_state_dict"]

@@ -68,6 +68,21 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, s
     return tensors, dict(metadata)
 
 
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a safetensors file from its header alone (the tensors are not read)."""
+    path = Path(path)
+    with path.open("rb") as f:
+        size = int.from_bytes(f.read(8), "little")
+        if not 0 < size <= min(path.stat().st_size - 8, 100_000_000):
+            raise WeightsError(f"{path}: not a safetensors file (header size {size})")
+        try:
+            header = json.loads(f.read(size))
+        except ValueError as err:
+            raise WeightsError(f"{path}: unreadable safetensors header ({err})") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return {str(k): str(v) for k, v in (metadata or {}).items()}
+
+
 def _check_variant(path: Path, metadata: Mapping[str, str], variant: str | None) -> None:
     found = metadata.get("variant")
     if variant is not None and found is not None and found != variant:

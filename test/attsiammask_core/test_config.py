@@ -24,11 +24,11 @@ def test_presets_match_the_spec_table(name, values):
 def test_default_preset_is_pysot_r50_l3():
     assert DEFAULT_PRESET == "r50_l3"
     assert TrackerConfig() == preset("r50_l3")
-    assert set(preset_names()) == {"r50_l3", "vot", "davis"}
+    assert set(preset_names()) == {"r50_l3", "vot", "davis", "nanotrack"}
 
 
 def test_unknown_preset_names_the_choices():
-    with pytest.raises(ValueError, match="unknown tracker preset 'otb'.*r50_l3, vot, davis"):
+    with pytest.raises(ValueError, match="unknown tracker preset 'otb'.*r50_l3, vot, davis, nanotrack"):
         preset("otb")
 
 

@@ -99,7 +99,7 @@ def test_video_input_with_max_frames(tmp_path, fake_tracker):
     assert _run(["--video", str(path), "--box", "50,40,40,30", "--out", str(out), "--max-frames", "3"]) == 0
     lines = (out / "results.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == [0, 1, 2]
-    assert fake_tracker.calls[0]["attention"] is True and fake_tracker.calls[0]["config"] == "r50_l3"
+    assert fake_tracker.calls[0]["attention"] is True and fake_tracker.calls[0]["config"] is None
 
 
 def test_user_errors_return_2_with_a_message(tmp_path, fake_tracker, capsys):

@@ -253,11 +253,12 @@ def test_read_any_rejects_unknown_layout(tmp_path):
 
 
 def test_load_split_packaged_and_custom(tmp_path):
-    validation, train = load_split(), load_split("train")
-    assert validation and train and not set(validation) & set(train)
-    assert split_names() == ["train", "validation"]
-    with pytest.raises(ValueError, match="unknown split 'test'; known splits: train, validation"):
-        load_split("test")
+    validation, train, test = load_split(), load_split("train"), load_split("test")
+    assert validation and train and test and not set(validation) & set(train)
+    assert not set(test) & (set(train) | set(validation))
+    assert split_names() == ["test", "train", "validation"]
+    with pytest.raises(ValueError, match="unknown split 'tuning'; known splits: test, train, validation"):
+        load_split("tuning")
     custom = tmp_path / "split.json"
     custom.write_text(json.dumps({"description": "x", "validation": ["A", "B"]}))
     assert load_split(split_file=custom) == ["A", "B"]
@@ -292,7 +293,8 @@ def test_real_shared_sequences():
     assert first_line == "262,94,16,26"
     np.testing.assert_array_equal(biker.boxes[0], [261, 93, 16, 26])  # 1-based OTB -> 0-based
     assert biker.frame(0).shape == (360, 640, 3)
-    names = load_split("validation") + load_split("train")
+    names = [n for split in ("validation", "train", "test") for n in load_split(split)
+             if (SHARED_SEQUENCES / n).is_dir()]  # the split also names fetched sequences (tools/data)
     seqs = discover(SHARED_SEQUENCES, names)
     manifest = json.loads((SHARED_SEQUENCES / "manifest.json").read_text())["sequences"]
     for seq in seqs:

@@ -33,7 +33,7 @@ def test_bad_configs_name_the_problem(data, message):
         config_from_dict(data)
 
 
-@pytest.mark.parametrize("name", ["lite", "r50"])
+@pytest.mark.parametrize("name", ["effnet", "r50"])
 def test_example_configs_load_and_freeze_real_parameters(name):
     config = load_config(CONFIGS / f"{name}.yaml")
     assert config.model.variant == name
@@ -41,6 +41,16 @@ def test_example_configs_load_and_freeze_real_parameters(name):
     assert apply_freeze(model, config.model.freeze) > 0
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert any(n.startswith("refine_head.") for n in trainable) and any(n.startswith("rpn_head.") for n in trainable)
+
+
+def test_lite_recipe_trains_only_the_mask_branch_and_refine():
+    config = load_config(CONFIGS / "lite.yaml")
+    assert config.model.variant == "lite" and config.model.init.startswith("nanotrack:")
+    model = build_model("lite")
+    apply_freeze(model, config.model.freeze)
+    trainable = {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == {"mask_branch", "refine_head"}
+    assert config.data.mask_pairs_only and config.optim.optimizer == "adamw"
 
 
 def test_freeze_prefix_typo_is_an_error(tiny):
