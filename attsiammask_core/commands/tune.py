@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         candidates = grid(axes)
         for candidate in candidates:  # fail on a bad field or value before hours of runs
             dataclasses.replace(base.config, **candidate)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"attsiammask tune: {err}", file=sys.stderr)
         return 2
     out = Path(args.out)

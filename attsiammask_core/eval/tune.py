@@ -137,7 +137,8 @@ def rank(done: Mapping[tuple[str, str], Mapping[str, Any]], candidates: Seq[Mapp
         key = _key(overrides)
         rows = [done[(key, name)] for name in sequence_names if (key, name) in done]
         results = [metrics.OPEResult(auc=r["auc"], precision20=float("nan"), success=np.asarray(r["success"]),
-                                     precision=np.zeros(1), frames=r["frames"]) for r in rows if r["auc"] is not None]
+                                     precision=np.zeros(metrics.PRECISION_THRESHOLDS.shape), frames=r["frames"])
+                   for r in rows if r["auc"] is not None]
         overall = metrics.ope_overall(results)
         scores.append(CandidateScore(overrides=dict(overrides), auc=overall.auc,
                                      per_sequence={r["sequence"]: r["auc"] for r in rows}))

@@ -105,10 +105,10 @@ class MobileNetV3SmallTrunk(nn.Module):
             cin = spec.cout
         self.features = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         feats = []
         for index, layer in enumerate(self.features):
             x = layer(x)
             if index in self.feature_blocks:
                 feats.append(x)
-        return feats
+        return tuple(feats)

@@ -64,13 +64,17 @@ class Refine(nn.Module):
         out = self.post1(_upsample(self.h1(out) + self.v1(p1), 61))
         return self.post2(_upsample(self.h0(out) + self.v0(p0), OUTPUT_SIZE))
 
+    def windows_at(self, f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, corr: torch.Tensor,
+                   pos: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The inputs of `fuse` at score-map position pos = (row y, col x)."""
+        y, x = pos
+        p0, p1, p2 = (crop_window(f, w, pos) for f, w in zip((f0, f1, f2), self.windows, strict=True))
+        return p0, p1, p2, corr[:, :, y:y + 1, x:x + 1]
+
     def forward(self, f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, corr: torch.Tensor,
                 pos: tuple[int, int]) -> torch.Tensor:
         """Refine logits (N,1,127,127) at score-map position pos = (row y, col x)."""
-        y, x = pos
-        p0, p1, p2 = (crop_window(f, w, pos) for f, w in zip((f0, f1, f2), self.windows, strict=True))
-        p3 = corr[:, :, y:y + 1, x:x + 1]
-        return self.fuse(p0, p1, p2, p3)
+        return self.fuse(*self.windows_at(f0, f1, f2, corr, pos))
 
     def forward_at(self, f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tensor, corr: torch.Tensor,
                    ys: torch.Tensor, xs: torch.Tensor, batch_index: torch.Tensor | None = None) -> torch.Tensor:

@@ -86,3 +86,19 @@ def test_attention_defaults_and_grid():
 def test_attention_config_rejects_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
         AttentionConfig(**{field: value})
+
+
+def test_point_head_geometry_and_json_round_trip():
+    from attsiammask_core.config import VARIANT_PRESETS, tracker_config_from_json, tracker_config_to_json
+
+    lite = preset(VARIANT_PRESETS["lite"])
+    assert lite.head == "point" and lite.anchor_num == 1 and (lite.stride, lite.score_size) == (16, 16)
+    assert tracker_config_from_json(tracker_config_to_json(lite)) == lite
+    with pytest.raises(ValueError, match="head must be one of"):
+        TrackerConfig(head="grid")
+    with pytest.raises(ValueError, match="unknown fields"):
+        tracker_config_from_json('{"lr": 0.3, "speed": 1}')
+    with pytest.raises(ValueError, match="not JSON"):
+        tracker_config_from_json("lr=0.3")
+    with pytest.raises(ValueError, match="lr must be in"):
+        tracker_config_from_json('{"lr": 3.0}')

@@ -180,3 +180,17 @@ def test_mask_polygon_rotated_rectangle_and_fallbacks():
     small[5:12, 5:12] = 1.0  # contour area 36 <= 100
     np.testing.assert_allclose(geo.mask_polygon(small, 0.5, (10, 10, 20, 20)), fallback)
     assert np.asarray(mask).max() == pytest.approx(0.9)  # input untouched
+
+
+def test_decode_ltrb_gives_the_box_around_each_point():
+    points = np.array([[0.0, 0.0, 1.0, 1.0], [16.0, -32.0, 1.0, 1.0]])
+    distances = np.array([[10.0, 4.0], [20.0, 4.0], [30.0, 8.0], [40.0, 8.0]])  # (left, top, right, bottom) x N
+    boxes = geo.decode_ltrb_cxcywh(distances, points)
+    np.testing.assert_allclose(boxes, [[10.0, 10.0, 40.0, 60.0], [18.0, -30.0, 12.0, 12.0]])
+
+
+def test_first_cell_offset_of_both_geometries():
+    assert geo.first_cell_offset(8, 8, 127, 255) == -32.0  # r50: (x - base_size / 2) * stride at x = 0
+    assert geo.first_cell_offset(16, 7, 127, 255) == -64.0  # lite: cell 8's window is centred on the crop
+    box = geo.mask_source_box_xywh((100.0, 50.0, 510.0, 510.0), (8, 8), 16, 7, 127, 255)
+    np.testing.assert_allclose(box[:2] + box[2:] / 2, [100 + 510 / 2, 50 + 510 / 2])  # the crop's centre

@@ -1,6 +1,7 @@
 """The tracker: the tracking step on planted score maps, mask output, loss/recovery, validation, devices, create()."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 
@@ -377,3 +378,60 @@ def test_default_tracker_is_the_embedded_lite_model():
     # The same frame again: a trained model finds the target where it was, with confidence.
     assert result.state == "tracking" and result.score > 0.5
     assert iou_xywh(np.array([result.box]), np.array([box]))[0] > 0.6
+
+
+def test_config_must_read_the_model_s_head():
+    from attsiammask_core.models import build_model
+
+    with pytest.raises(ValueError, match="box head is 'point'"):
+        Tracker(build_model("lite"), config="r50_l3")
+
+
+def test_create_uses_the_weights_stored_config_then_overrides(tmp_path):
+    from attsiammask_core.config import preset, tracker_config_to_json
+    from attsiammask_core.models import build_model
+    from attsiammask_core.tracker import stored_tracker_config
+    from attsiammask_core.weights import save_weights
+
+    stored = dataclasses.replace(preset("nanotrack"), lr=0.42, penalty_k=0.07)
+    path = tmp_path / "tuned.safetensors"
+    save_weights(build_model("lite"), path, {"variant": "lite", "tracker_config": tracker_config_to_json(stored)})
+    assert stored_tracker_config(path) == stored
+    assert Tracker.create(weights=path).config == stored
+    assert Tracker.create(weights=path, overrides={"lr": 0.2}).config == dataclasses.replace(stored, lr=0.2)
+    assert Tracker.create(weights=path, config="nanotrack").config == preset("nanotrack")
+    with pytest.raises(ValueError, match="unknown tracker configuration fields"):
+        Tracker.create(weights=path, overrides={"speed": 1})
+    plain = tmp_path / "plain.safetensors"
+    save_weights(build_model("lite"), plain, {"variant": "lite"})
+    assert Tracker.create(weights=plain).config == preset("nanotrack")  # the variant's preset
+
+
+def test_lite_inference_paths_are_traced_on_cpu_with_the_same_outputs():
+    from attsiammask_core.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("lite")
+    frame = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
+    eager = Tracker(model, config="nanotrack", attention=False)
+    eager.init(frame, (100, 80, 60, 50))
+    first = eager.track(frame)
+    model.optimize_for_inference()
+    traced = Tracker(model, config="nanotrack", attention=False)
+    assert "_traced" in model.__dict__  # Tracker's .to(cpu) keeps the traces
+    traced.init(frame, (100, 80, 60, 50))
+    second = traced.track(frame)
+    np.testing.assert_allclose(first.box, second.box, atol=1e-3)
+    assert np.mean(first.mask != second.mask) < 1e-3
+    model.train()
+    assert "_traced" not in model.__dict__
+
+
+def test_box_only_mode_skips_the_mask():
+    from attsiammask_core.models import build_model
+
+    frame = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
+    tracker = Tracker(build_model("lite"), config="nanotrack", attention=False, masks=False)
+    tracker.init(frame, (100, 80, 60, 50))
+    result = tracker.track(frame)
+    assert not result.mask.any() and result.polygon.shape == (4, 2) and tracker.last_timings["refine"] == 0.0

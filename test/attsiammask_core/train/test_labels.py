@@ -2,6 +2,7 @@ import numpy as np
 
 from attsiammask_core.config import TrackerConfig
 from attsiammask_core.geometry import decode_deltas_cxcywh
+from attsiammask_core.geometry import decode_ltrb_cxcywh as decode_ltrb
 from attsiammask_core.train.config import LabelConfig
 from attsiammask_core.train.labels import (
     anchor_targets,
@@ -74,3 +75,32 @@ def test_mask_positions_are_distinct_positive_cells():
     assert len(set(cells)) == len(cells) == 3
     positive_cells = {(int(i % 625) // 25, int(i % 625) % 25) for i in np.flatnonzero(t.cls == 1)}
     assert set(cells) <= positive_cells
+
+
+def test_point_targets_centre_positive_outside_negative_and_edge_distances():
+    from attsiammask_core.config import preset
+    from attsiammask_core.train.labels import crop_anchors, point_targets
+
+    geometry = preset("nanotrack")
+    points = crop_anchors(geometry)
+    assert points.shape == (256, 4)
+    box = np.array([0.0, 0.0, 64.0, 48.0])
+    targets = point_targets(box, points, LabelConfig(max_pos=16, total=64), np.random.default_rng(0))
+    pos = np.flatnonzero(targets.cls == 1)
+    assert len(pos) > 0 and np.all(np.abs(points[pos, 0]) <= 16) and np.all(np.abs(points[pos, 1]) <= 12)
+    neg = np.flatnonzero(targets.cls == 0)
+    assert np.all((np.abs(points[neg, 0]) > 32) | (np.abs(points[neg, 1]) > 24))
+    decoded = decode_ltrb(targets.loc[:, pos], points[pos])
+    np.testing.assert_allclose(decoded, np.repeat(box[None], len(pos), axis=0), atol=1e-4)
+    negative = point_targets(None, points, LabelConfig(), np.random.default_rng(0))
+    assert (negative.cls == 1).sum() == 0
+
+
+def test_mask_window_of_the_point_geometry_is_centred_on_cell_8():
+    from attsiammask_core.config import preset
+    from attsiammask_core.train.labels import mask_window
+
+    mask = np.zeros((255, 255), bool)
+    mask[64:191, 64:191] = True  # the centred exemplar-sized square
+    assert mask_window(mask, (8, 8), preset("nanotrack")).all()
+    assert not mask_window(mask, (0, 0), preset("nanotrack"))[:64, :64].any()
