@@ -82,13 +82,14 @@ def main() -> None:
     cv2.setNumThreads(1)
     sequences = discover(args.data, load_split(args.split))
     base = preset("nanotrack")
-    print(f"{'version':<8}{'OPE AUC':>9}{'Prec@20':>9}{'VOT failures':>14}   ({len(sequences)} sequences, {args.split})")
+    print(f"{'version':<8}{'OPE AUC':>9}{'Prec@20':>9}{'VOT failures':>14}   "
+          f"({len(sequences)} sequences, {args.split})")
     for name, folder in (("v2", args.v2), ("v3", args.v3)):
         backbone, head, values = VERSIONS[name]
         model = OnnxPointModel(folder / backbone, folder / head)
         config = TrackerConfig(**{**base.__dict__, **values})
 
-        def factory(model: OnnxPointModel = model, config: TrackerConfig = config) -> OursTracker:
+        def factory(model: OnnxPointModel = model, config: TrackerConfig = config, name: str = name) -> OursTracker:
             return OursTracker(name, Tracker(model, config=config, attention=False, masks=False))
 
         ope = [run_ope(factory, seq).result() for seq in sequences]
