@@ -97,7 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--sequences", nargs="+", metavar="NAME",
                        help="sequence names (space- or comma-separated; default: every sequence in --data)")
-    which.add_argument("--split", choices=("train", "validation"), help="the sequences of this split")
+    which.add_argument("--split", help="the sequences of this split (train, validation, test; see the split file)")
     parser.add_argument("--split-file", type=Path,
                         help="split JSON (default: the project's attsiammask_core/data/split.json)")
     parser.add_argument("--trackers", required=True, nargs="+", metavar="SPEC",

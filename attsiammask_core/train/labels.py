@@ -5,6 +5,7 @@ Coordinates: boxes are ``cxcywh`` in 255-crop pixels relative to the crop centre
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,21 +63,13 @@ class AnchorTargets:
         return int((self.cls == POSITIVE).sum())
 
 
-def anchor_targets(box_cxcywh: np.ndarray | None, anchors: np.ndarray, config: LabelConfig,
-                   rng: np.random.Generator) -> AnchorTargets:
-    """Assign and sample anchors: IoU > pos_iou positive (at most max_pos), IoU < neg_iou negative, up to
-    ``total`` sampled in all; the rest ignored. ``box_cxcywh=None`` (a negative pair) gives only negatives."""
-    n = len(anchors)
+def _sampled_targets(n: int, pos_idx: np.ndarray, neg_idx: np.ndarray, config: LabelConfig,
+                     rng: np.random.Generator, encode: Callable[[np.ndarray], np.ndarray]) -> AnchorTargets:
+    """At most max_pos positives, negatives up to ``total`` in all, the rest ignored; loc of the positives from
+    ``encode(positive indices)`` (4, P), each positive weighted 1/#positives."""
     cls = np.full(n, IGNORE, dtype=np.int64)
     loc = np.zeros((4, n), dtype=np.float32)
     loc_weight = np.zeros(n, dtype=np.float32)
-    if box_cxcywh is None:
-        pos_idx = np.zeros(0, dtype=np.int64)
-        neg_idx = np.arange(n)
-    else:
-        iou = box_iou_cxcywh(anchors, box_cxcywh)
-        pos_idx = np.flatnonzero(iou > config.pos_iou)
-        neg_idx = np.flatnonzero(iou < config.neg_iou)
     if len(pos_idx) > config.max_pos:
         pos_idx = rng.choice(pos_idx, config.max_pos, replace=False)
     neg_count = min(len(neg_idx), config.total - len(pos_idx))
@@ -84,9 +77,24 @@ def anchor_targets(box_cxcywh: np.ndarray | None, anchors: np.ndarray, config: L
     cls[neg_idx] = NEGATIVE
     if len(pos_idx):
         cls[pos_idx] = POSITIVE
-        loc[:, pos_idx] = encode_deltas_cxcywh(box_cxcywh, anchors[pos_idx]).astype(np.float32)
+        loc[:, pos_idx] = encode(pos_idx).astype(np.float32)
         loc_weight[pos_idx] = 1.0 / len(pos_idx)
     return AnchorTargets(cls=cls, loc=loc, loc_weight=loc_weight)
+
+
+def anchor_targets(box_cxcywh: np.ndarray | None, anchors: np.ndarray, config: LabelConfig,
+                   rng: np.random.Generator) -> AnchorTargets:
+    """Assign and sample anchors: IoU > pos_iou positive (at most max_pos), IoU < neg_iou negative, up to
+    ``total`` sampled in all; the rest ignored. ``box_cxcywh=None`` (a negative pair) gives only negatives."""
+    n = len(anchors)
+    if box_cxcywh is None:
+        pos_idx, neg_idx = np.zeros(0, dtype=np.int64), np.arange(n)
+    else:
+        iou = box_iou_cxcywh(anchors, box_cxcywh)
+        pos_idx = np.flatnonzero(iou > config.pos_iou)
+        neg_idx = np.flatnonzero(iou < config.neg_iou)
+    return _sampled_targets(n, pos_idx, neg_idx, config, rng,
+                            lambda idx: encode_deltas_cxcywh(box_cxcywh, anchors[idx]))
 
 
 def point_targets(box_cxcywh: np.ndarray | None, points: np.ndarray, config: LabelConfig,
@@ -95,30 +103,19 @@ def point_targets(box_cxcywh: np.ndarray | None, points: np.ndarray, config: Lab
     centre (at least the nearest cell) are positive (at most max_pos), cells outside the box negative (up to
     ``total`` in all), the rest ignored; loc holds the distances to the box's left, top, right, bottom edges."""
     n = len(points)
-    cls = np.full(n, IGNORE, dtype=np.int64)
-    loc = np.zeros((4, n), dtype=np.float32)
-    loc_weight = np.zeros(n, dtype=np.float32)
     if box_cxcywh is None:
-        pos_idx, neg_idx = np.zeros(0, dtype=np.int64), np.arange(n)
-    else:
-        cx, cy, w, h = (float(v) for v in box_cxcywh)
-        dx, dy = np.abs(points[:, 0] - cx), np.abs(points[:, 1] - cy)
-        central = (dx <= centre_fraction * w) & (dy <= centre_fraction * h)
-        central[int(np.argmin(dx * dx + dy * dy))] = True
-        pos_idx = np.flatnonzero(central)
-        neg_idx = np.flatnonzero((dx > w / 2) | (dy > h / 2))
-    if len(pos_idx) > config.max_pos:
-        pos_idx = rng.choice(pos_idx, config.max_pos, replace=False)
-    neg_count = min(len(neg_idx), config.total - len(pos_idx))
-    neg_idx = rng.choice(neg_idx, neg_count, replace=False) if neg_count < len(neg_idx) else neg_idx
-    cls[neg_idx] = NEGATIVE
-    if len(pos_idx):
-        cls[pos_idx] = POSITIVE
-        p = points[pos_idx]
-        loc[:, pos_idx] = np.stack([p[:, 0] - (cx - w / 2), p[:, 1] - (cy - h / 2), cx + w / 2 - p[:, 0],
-                                    cy + h / 2 - p[:, 1]]).astype(np.float32)
-        loc_weight[pos_idx] = 1.0 / len(pos_idx)
-    return AnchorTargets(cls=cls, loc=loc, loc_weight=loc_weight)
+        return _sampled_targets(n, np.zeros(0, dtype=np.int64), np.arange(n), config, rng, lambda idx: idx)
+    cx, cy, w, h = (float(v) for v in box_cxcywh)
+    dx, dy = np.abs(points[:, 0] - cx), np.abs(points[:, 1] - cy)
+    central = (dx <= centre_fraction * w) & (dy <= centre_fraction * h)
+    central[int(np.argmin(dx * dx + dy * dy))] = True
+
+    def edges(idx: np.ndarray) -> np.ndarray:
+        p = points[idx]
+        return np.stack([p[:, 0] - (cx - w / 2), p[:, 1] - (cy - h / 2), cx + w / 2 - p[:, 0], cy + h / 2 - p[:, 1]])
+
+    return _sampled_targets(n, np.flatnonzero(central), np.flatnonzero((dx > w / 2) | (dy > h / 2)), config, rng,
+                            edges)
 
 
 def mask_positions(cls: np.ndarray, score_size: int, count: int, rng: np.random.Generator) -> list[tuple[int, int]]:

@@ -15,7 +15,7 @@ Several GPUs / machines with DistributedDataParallel (one process per GPU; ``bat
 The output folder holds ``checkpoint_last.pt`` (model, optimizer, scheduler, epoch/batch, RNG states and the
 config; rewritten atomically every ``run.checkpoint_every`` iterations and at each epoch end),
 ``epoch_<n>.pt`` (the same after epoch n), ``log.jsonl`` (one line of losses per ``run.log_every``
-iterations), ``config.yaml`` and, at the end, ``<variant>.safetensors`` (the weights format of the package).
+iterations, with the iterations per second since the previous line), ``config.yaml`` and, at the end, ``<variant>.safetensors`` (the weights format of the package).
 """
 from __future__ import annotations
 
@@ -289,7 +289,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, dev
         set_train_mode(model, eval_prefixes)
         bar = tqdm(total=batches, initial=start_batch, desc=f"epoch {epoch + 1}/{optim.epochs}",
                    disable=not (dist.main and progress), dynamic_ncols=True)
-        tick = time.perf_counter()
+        tick, tick_step = time.perf_counter(), step
         for batch_index, batch in enumerate(loader, start=start_batch):
             result = loss_fn(net, batch)
             if not torch.isfinite(result.total):
@@ -307,8 +307,9 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, dev
                 bar.set_postfix(loss=f"{result.parts['loss']:.3f}", mask_iou=f"{result.parts['mask_iou']:.2f}")
                 _log_line(out / LOG, {"epoch": epoch, "batch": batch_index, "step": step,
                                       "lr": optimizer.param_groups[0]["lr"], "seconds": round(now - tick, 3),
+                                      "it_per_s": round((step - tick_step) / max(now - tick, 1e-9), 3),
                                       **result.parts})
-                tick = now
+                tick, tick_step = now, step
             finished_epoch = batch_index + 1 == batches
             if not finished_epoch and config.run.checkpoint_every and step % config.run.checkpoint_every == 0:
                 checkpoint(epoch, batch_index + 1)
