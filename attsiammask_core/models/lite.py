@@ -40,7 +40,8 @@ class LiteSiamMask(nn.Module):
         self.ban_head = box_head or PointBoxHead()
         self.mask_branch = mask_branch or MaskBranch()
         c0, c1, c2, _ = self.backbone.out_channels
-        self.refine_head = refine_head or Refine(c0, c1, c2, self.mask_branch.out_channels, WINDOWS_STRIDE16)
+        self.refine_head = refine_head or Refine(c0, c1, c2, self.mask_branch.out_channels, WINDOWS_STRIDE16,
+                                                deconv_as_matmul=True)
 
     def optimize_for_inference(self) -> LiteSiamMask:
         """Trace the per-frame paths (search backbone, heads, refine fusion) into frozen TorchScript with BN folded

@@ -151,3 +151,17 @@ def test_port_matches_nanotrack_onnx_outputs(source):
     assert np.allclose(zf.numpy(), zf_ref, atol=1e-3)
     assert np.allclose(out.cls.numpy(), cls_ref, atol=1e-3)
     assert np.allclose(out.loc.numpy(), loc_ref, rtol=1e-4, atol=1e-2)
+
+
+def test_refine_deconvolution_as_a_matrix_product_is_the_same():
+    from attsiammask_core.models.refine import Refine
+
+    torch.manual_seed(0)
+    refine = Refine(16, 16, 24, 96)
+    windows = (torch.randn(2, 16, 61, 61), torch.randn(2, 16, 31, 31), torch.randn(2, 24, 15, 15),
+               torch.randn(2, 96, 1, 1))
+    with torch.no_grad():
+        reference = refine.fuse(*windows)
+        refine.deconv_as_matmul = True
+        assert torch.allclose(refine.fuse(*windows), reference, atol=1e-5)
+    assert build_model("lite").refine_head.deconv_as_matmul and not build_model("r50").refine_head.deconv_as_matmul
