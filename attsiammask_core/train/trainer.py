@@ -15,7 +15,8 @@ Several GPUs / machines with DistributedDataParallel (one process per GPU; ``bat
 The output folder holds ``checkpoint_last.pt`` (model, optimizer, scheduler, epoch/batch, RNG states and the
 config; rewritten atomically every ``run.checkpoint_every`` iterations and at each epoch end),
 ``epoch_<n>.pt`` (the same after epoch n), ``log.jsonl`` (one line of losses per ``run.log_every``
-iterations, with the iterations per second since the previous line), ``config.yaml`` and, at the end, ``<variant>.safetensors`` (the weights format of the package).
+iterations, with the iterations per second since the previous line), ``config.yaml`` and, at the end,
+``<variant>.safetensors`` (the weights format of the package).
 """
 from __future__ import annotations
 
