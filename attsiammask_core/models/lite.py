@@ -57,6 +57,7 @@ class LiteSiamMask(nn.Module):
             windows = self.refine_head.windows_at(out.f0, out.f1, out.f2, out.mask_corr, (8, 8))
             with warnings.catch_warnings():  # TorchScript is deprecated in favour of torch.compile, which needs a
                 warnings.simplefilter("ignore", DeprecationWarning)  # C++ toolchain and compiles for seconds
+                warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks: constant per trace
                 traced = {
                     "backbone": torch.jit.trace(self.backbone, search),
                     "heads": torch.jit.trace(_HeadsForTrace(self), (feats.xf, kernels.cls, kernels.loc,
