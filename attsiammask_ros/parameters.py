@@ -76,15 +76,15 @@ class TrackerNodeParameters:
                               "true logs a warning and runs fp32", read_only=True)
     attention_enabled: bool = _param("attention.enabled", True, "Att-SiamMask attention on the template "
                                      "(false = plain SiamMask, same weights)", read_only=True)
-    tracking_penalty_k: float = _param("tracking.penalty_k", 0.10, "scale/ratio change penalty",
+    tracking_penalty_k: float = _param("tracking.penalty_k", 0.055, "scale/ratio change penalty",
                                        minimum=0.0, maximum=10.0)
-    tracking_window_influence: float = _param("tracking.window_influence", 0.41, "cosine window weight "
+    tracking_window_influence: float = _param("tracking.window_influence", 0.455, "cosine window weight "
                                               "(0 = none, 1 = only the window)", minimum=0.0, maximum=1.0)
-    tracking_lr: float = _param("tracking.lr", 0.32, "box size update rate", minimum=0.0, maximum=1.0,
+    tracking_lr: float = _param("tracking.lr", 0.45, "box size update rate", minimum=0.0, maximum=1.0,
                                 exclusive_minimum=True)
     tracking_context_amount: float = _param("tracking.context_amount", 0.5, "context around the target in the "
                                             "template and search crops", minimum=0.0, maximum=4.0)
-    tracking_mask_threshold: float = _param("tracking.mask_threshold", 0.15, "mask probability threshold",
+    tracking_mask_threshold: float = _param("tracking.mask_threshold", 0.3, "mask probability threshold",
                                             minimum=0.0, maximum=1.0, exclusive_maximum=True)
     tracking_lost_threshold: float = _param("tracking.lost_threshold", 0.3, "confidence below this counts "
                                             "towards loss (0 = never lost)", minimum=0.0, maximum=1.0)

@@ -6,7 +6,6 @@ import math
 
 import pytest
 
-from attsiammask_core.config import DEFAULT_PRESET, preset
 from attsiammask_ros import parameters as params
 
 CONTRACT_NAMES = [
@@ -26,13 +25,9 @@ def test_schema_has_exactly_the_contract_parameters():
     assert all(spec.description for spec in params.SPECS)
 
 
-def test_defaults_are_valid_and_tracking_defaults_are_the_core_preset():
+def test_defaults_are_valid():
     defaults = params.TrackerNodeParameters()
     assert defaults.as_dict() == params.DEFAULTS
-    core = preset(DEFAULT_PRESET)
-    for name in ("penalty_k", "window_influence", "lr", "context_amount", "mask_threshold", "lost_threshold",
-                 "lost_frames"):
-        assert params.DEFAULTS[f"tracking.{name}"] == getattr(core, name), name
     assert params.DEFAULTS["input.reliability"] == "best_effort"
     assert params.DEFAULTS["model.variant"] == "lite" and params.DEFAULTS["model.weights"] == ""
     for spec in params.SPECS:
@@ -99,3 +94,14 @@ def test_descriptors_carry_type_range_choices_and_read_only():
     variant = params.descriptor(params.SPEC_BY_NAME["model.variant"])
     assert variant.read_only and variant.type == ParameterType.PARAMETER_STRING
     assert "lite" in variant.additional_constraints and "r50" in variant.additional_constraints
+
+
+def test_tracking_defaults_are_the_values_stored_with_the_embedded_weights():
+    from attsiammask_core.tracker import stored_tracker_config
+    from attsiammask_core.weights import embedded_weights_path
+
+    stored = stored_tracker_config(embedded_weights_path("lite"))
+    assert stored is not None, "the embedded lite weights carry their tuned tracker configuration"
+    for field in ("penalty_k", "window_influence", "lr", "context_amount", "mask_threshold", "lost_threshold",
+                  "lost_frames"):
+        assert params.DEFAULTS[f"tracking.{field}"] == getattr(stored, field), field
