@@ -14,7 +14,8 @@ setup(
     packages=find_packages(include=["attsiammask_core", "attsiammask_core.*",
                                     "attsiammask_ros", "attsiammask_ros.*"]),
     include_package_data=True,
-    package_data={"attsiammask_core": ["weights/*.safetensors", "weights/*.md", "weights/*.txt", "weights/NOTICE", "data/*"]},
+    package_data={"attsiammask_core": ["weights/*.safetensors", "weights/*.md", "weights/*.txt", "weights/NOTICE",
+                                       "data/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
