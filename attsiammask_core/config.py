@@ -37,7 +37,9 @@ class TrackerConfig:
 
     ``head`` is how the model's box output is read: "anchor" (SiamMask's RPN: 2A scores and 4A deltas per cell
     over ``ratios`` x ``scales`` anchors) or "point" (one score and the distances to the box's four edges per
-    cell, as NanoTrack's head; ratios and scales unused).
+    cell, as NanoTrack's head; ratios and scales unused). ``polygon`` is what TrackResult.polygon reports:
+    "mask" (SiamMask: the rotated rectangle of the mask's largest contour, the box when that is too small) or
+    "box" (the axis-aligned tracked box).
     """
 
     penalty_k: float = 0.10
@@ -60,10 +62,12 @@ class TrackerConfig:
     lost_search_factor: float = 2.0
     lost_window_factor: float = 0.5
     head: str = "anchor"
+    polygon: str = "mask"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
         _require(self.head in HEADS, name, f"head must be one of {HEADS}, got {self.head!r}")
+        _require(self.polygon in POLYGONS, name, f"polygon must be one of {POLYGONS}, got {self.polygon!r}")
         object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
         _check_finite(self)
@@ -101,6 +105,7 @@ class TrackerConfig:
 
 
 HEADS = ("anchor", "point")
+POLYGONS = ("mask", "box")
 _NORMALISATIONS = ("minmax", "max")
 _LEVELS = ("neck", "kernels")
 _PART_FEATURES = ("template", "backbone")

@@ -30,7 +30,7 @@ from attsiammask_core.config import (
 )
 
 __all__ = ["TrackResult", "Tracker", "resolve_device", "resolve_tracker_config", "resolve_attention_config",
-           "stored_tracker_config"]
+           "stored_attention_default", "stored_tracker_config"]
 
 TRACKING = "tracking"
 LOST = "lost"
@@ -98,6 +98,18 @@ def stored_tracker_config(weights: str | Path | None) -> TrackerConfig | None:
     return tracker_config_from_json(text) if text else None
 
 
+def stored_attention_default(weights: str | Path | None) -> bool:
+    """The attention default a safetensors weights file stores ("attention": "true"/"false"); True otherwise."""
+    if weights is None:
+        return True
+    from attsiammask_core.weights import is_safetensors, read_metadata
+
+    path = Path(weights)
+    if not path.is_file() or not is_safetensors(path):
+        return True
+    return read_metadata(path).get("attention", "true").strip().lower() != "false"
+
+
 def _check_frame(frame: Any) -> np.ndarray:
     if not isinstance(frame, np.ndarray):
         raise ValueError(f"frame must be a numpy array (H x W x 3 uint8 BGR), got {type(frame).__name__}")
@@ -159,14 +171,15 @@ class Tracker:
 
     @classmethod
     def create(cls, variant: str = "lite", weights: str | Path | None = None, device: str | torch.device = "cpu",
-               attention: bool | AttentionConfig = True, config: TrackerConfig | str | None = None,
+               attention: bool | AttentionConfig | None = None, config: TrackerConfig | str | None = None,
                random_init: bool = False, threads: int | None = None,
                overrides: Mapping[str, Any] | None = None) -> Tracker:
         """Build the model of ``variant``, load ``weights`` (official .pth or our .safetensors) and wrap it.
 
         The tracker configuration is ``config`` when given (a TrackerConfig or a preset name), else the one stored
         in the weights file (our safetensors carry the values tuned for them), else the variant's preset;
-        ``overrides`` then replaces single fields (e.g. ``{"lr": 0.4}``).
+        ``overrides`` then replaces single fields (e.g. ``{"lr": 0.4}``). ``attention=None`` takes the default the
+        weights file stores ("attention" in its metadata: the setting that tracked better on validation), else on.
 
         ``random_init=True`` (tests and benchmarks only) keeps random weights when no file is given.
         ``threads`` sets torch's intra-op CPU threads for the whole process (None: torch's default); fewer
@@ -181,11 +194,12 @@ class Tracker:
 
         if weights is not None and random_init:
             raise ValueError("give either weights or random_init=True, not both")
-        attention_config = resolve_attention_config(attention)
         target_device = resolve_device(device)
         model = build_model(variant)
         if weights is None and not random_init:
             weights = embedded_weights_path(variant)
+        attention_config = resolve_attention_config(stored_attention_default(weights) if attention is None
+                                                    else attention)
         tracker_config = resolve_tracker_config(config if config is not None else
                                                 stored_tracker_config(weights) or VARIANT_PRESETS.get(variant))
         if overrides:
@@ -298,7 +312,10 @@ class Tracker:
         source = geo.mask_source_box_xywh(crop_box, (int(y), int(x)), cfg.stride, cfg.base_size, cfg.exemplar_size,
                                           cfg.instance_size)
         prob_frame = geo.mask_to_frame(prob, source, frame.shape[:2])
-        polygon = geo.mask_polygon(prob_frame, cfg.mask_threshold, self._state, cfg.min_contour_area)
+        if cfg.polygon == "box":
+            polygon = geo.axis_aligned_polygon_cxcywh(self._state)
+        else:
+            polygon = geo.mask_polygon(prob_frame, cfg.mask_threshold, self._state, cfg.min_contour_area)
         result = TrackResult(box=self._box(), polygon=polygon, mask=prob_frame > cfg.mask_threshold,
                              score=best_score, state=TRACKING)
         self.last_timings = {"crop": t1 - t0, **network, "refine": t4 - t3,

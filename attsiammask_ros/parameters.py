@@ -74,8 +74,9 @@ class TrackerNodeParameters:
                                pattern=DEVICE_PATTERN, read_only=True)
     model_half: bool = _param("model.half", False, "fp16 inference; not supported by the core tracker yet: "
                               "true logs a warning and runs fp32", read_only=True)
-    attention_enabled: bool = _param("attention.enabled", True, "Att-SiamMask attention on the template "
-                                     "(false = plain SiamMask, same weights)", read_only=True)
+    attention_enabled: bool = _param("attention.enabled", False, "Att-SiamMask attention on the template "
+                                     "(false = plain SiamMask, same weights; off by default: it tracked worse with "
+                                     "the embedded lite weights on validation, see its model card)", read_only=True)
     tracking_penalty_k: float = _param("tracking.penalty_k", 0.055, "scale/ratio change penalty",
                                        minimum=0.0, maximum=10.0)
     tracking_window_influence: float = _param("tracking.window_influence", 0.455, "cosine window weight "

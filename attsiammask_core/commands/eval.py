@@ -7,7 +7,8 @@ OUT/table.md and the plots OUT/success.png, OUT/precision.png (OPE) and OUT/ar.p
 Tracker specs: csrt | kcf | nanotrack | vit | ours[:VARIANT][:att|:noatt][:PRESET]
   nanotrack and vit need --peers DIR holding nanotrackv2/nanotrack_backbone_sim.onnx,
   nanotrackv2/nanotrack_head_sim.onnx and vittrack/object_tracking_vittrack_2023sep.onnx.
-  ours: VARIANT from attsiammask_core.models (default: the package default), att (default) or noatt,
+  ours: VARIANT from attsiammask_core.models (default: the package default), att or noatt (default: the
+  weights' choice),
   PRESET a tracker preset (default: the default preset); e.g. ours, ours:r50:noatt, ours:r50:att:vot.
   Variants without embedded weights need --weights PATH.
 

@@ -11,7 +11,8 @@ Spec grammar (case-insensitive)::
     vit                            cv2.TrackerVit, VitTrack ONNX file from the peers folder
     ours[:VARIANT][:att|:noatt][:PRESET]
                                    Att-SiamMask; VARIANT one of attsiammask_core.models.MODELS (default: the
-                                   package's default variant), att (default) or noatt (plain SiamMask),
+                                   package's default variant), att or noatt (plain SiamMask; default: the
+                                   weights' stored choice),
                                    PRESET a tracker preset of attsiammask_core.config (default: the default
                                    preset); the options after "ours" may come in any order, each at most once
 
@@ -165,12 +166,12 @@ class OursTracker:
 @dataclass(frozen=True)
 class OursSpec:
     variant: str
-    attention: bool
+    attention: bool | None  # None: the weights' stored default
     preset: str | None
 
     @property
     def canonical(self) -> str:
-        parts = ["ours", self.variant, "att" if self.attention else "noatt"]
+        parts = ["ours", self.variant] + ([] if self.attention is None else ["att" if self.attention else "noatt"])
         return ":".join(parts + ([self.preset] if self.preset else []))
 
 
@@ -220,7 +221,7 @@ def parse_spec(spec: str) -> str | OursSpec:
             kind = ("repeated option" if token in (*variants, "att", "noatt", *presets) else "unknown option")
             raise ValueError(f"tracker spec {spec!r}: {kind} {token!r}; use ours[:VARIANT][:att|:noatt][:PRESET] "
                              f"with VARIANT in {', '.join(variants)} and PRESET in {', '.join(presets)}")
-    return OursSpec(variant or default_variant(), True if attention is None else attention, preset_name)
+    return OursSpec(variant or default_variant(), attention, preset_name)
 
 
 def _peer_paths(kind: str, peers_dir: Path | None) -> tuple[Path, ...]:
@@ -293,7 +294,7 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
     # Build (and load) the model once; every factory call wraps it in a fresh Tracker (the model is stateless).
     base = Tracker.create(variant=parsed.variant, weights=weights, device=device, attention=parsed.attention,
                           config=parsed.preset, random_init=random_init)
-    name = parsed.canonical
+    name = dataclasses.replace(parsed, attention=base.attention_config.enabled).canonical
     # The model's own digest keys the cache: embedded weights may change without a file to hash.
     options = {"version": __version__, "config": dataclasses.asdict(base.config),
                "attention": dataclasses.asdict(base.attention_config), "device": str(base.device),

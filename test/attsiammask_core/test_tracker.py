@@ -435,3 +435,32 @@ def test_box_only_mode_skips_the_mask():
     tracker.init(frame, (100, 80, 60, 50))
     result = tracker.track(frame)
     assert not result.mask.any() and result.polygon.shape == (4, 2) and tracker.last_timings["refine"] == 0.0
+
+
+def test_create_takes_the_attention_default_stored_with_the_weights(tmp_path):
+    from attsiammask_core.models import build_model
+    from attsiammask_core.weights import save_weights
+
+    off = tmp_path / "off.safetensors"
+    save_weights(build_model("lite"), off, {"variant": "lite", "attention": "false"})
+    plain = tmp_path / "plain.safetensors"
+    save_weights(build_model("lite"), plain, {"variant": "lite"})
+    assert not Tracker.create(weights=off).attention_config.enabled
+    assert Tracker.create(weights=off, attention=True).attention_config.enabled
+    assert Tracker.create(weights=plain).attention_config.enabled  # no stored choice: the paper's attention on
+
+
+def test_box_polygon_reports_the_tracked_box():
+    from attsiammask_core.config import preset
+    from attsiammask_core.models import build_model
+
+    frame = (np.random.default_rng(1).random((240, 320, 3)) * 255).astype(np.uint8)
+    config = dataclasses.replace(preset("nanotrack"), polygon="box")
+    tracker = Tracker(build_model("lite"), config=config, attention=False)
+    tracker.init(frame, (100, 80, 60, 50))
+    result = tracker.track(frame)
+    x, y, w, h = result.box
+    np.testing.assert_allclose(result.polygon.min(axis=0), [x, y], atol=1e-6)
+    np.testing.assert_allclose(result.polygon.max(axis=0), [x + w, y + h], atol=1e-6)
+    with pytest.raises(ValueError, match="polygon must be one of"):
+        dataclasses.replace(config, polygon="hull")

@@ -41,11 +41,11 @@ def _frames(n: int = 8, hw: tuple[int, int] = (96, 128)) -> tuple[list[np.ndarra
 
 def test_parse_spec_grammar():
     assert parse_spec("csrt") == "csrt" and parse_spec(" KCF ") == "kcf"
-    assert parse_spec("ours") == OursSpec("lite", True, None)  # the default variant
+    assert parse_spec("ours") == OursSpec("lite", None, None)  # the default variant, the weights' attention choice
     assert parse_spec("ours:r50:noatt") == OursSpec("r50", False, None)
     assert parse_spec("OURS:noatt:vot:r50") == OursSpec("r50", False, "vot")  # any order, case-insensitive
     assert parse_spec("ours:att").canonical == "ours:lite:att"
-    assert parse_spec("ours:davis").canonical == "ours:lite:att:davis"
+    assert parse_spec("ours:davis").canonical == "ours:lite:davis"
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -65,7 +65,7 @@ def test_new_variants_appear_in_the_grammar(monkeypatch):
 
     monkeypatch.setitem(models.MODELS, "lite", models.build_r50)
     monkeypatch.setattr(models, "DEFAULT_VARIANT", "lite", raising=False)
-    assert parse_spec("ours") == OursSpec("lite", True, None)
+    assert parse_spec("ours") == OursSpec("lite", None, None)
     assert parse_spec("ours:lite:noatt").canonical == "ours:lite:noatt"
     assert "ours:lite:att" in trackers.valid_specs()
 
