@@ -85,29 +85,25 @@ def resolve_attention_config(attention: bool | AttentionConfig) -> AttentionConf
     raise TypeError(f"attention must be a bool or an AttentionConfig, got {type(attention).__name__}")
 
 
-def stored_tracker_config(weights: str | Path | None) -> TrackerConfig | None:
-    """The tracker configuration a safetensors weights file carries in its metadata ("tracker_config"), if any."""
+def _stored_metadata(weights: str | Path | None) -> dict[str, str]:
+    """The metadata of a safetensors weights file; empty for None, a missing file or an official .pth."""
     if weights is None:
-        return None
+        return {}
     from attsiammask_core.weights import is_safetensors, read_metadata
 
     path = Path(weights)
-    if not path.is_file() or not is_safetensors(path):
-        return None
-    text = read_metadata(path).get("tracker_config")
+    return read_metadata(path) if path.is_file() and is_safetensors(path) else {}
+
+
+def stored_tracker_config(weights: str | Path | None) -> TrackerConfig | None:
+    """The tracker configuration a safetensors weights file carries in its metadata ("tracker_config"), if any."""
+    text = _stored_metadata(weights).get("tracker_config")
     return tracker_config_from_json(text) if text else None
 
 
 def stored_attention_default(weights: str | Path | None) -> bool:
     """The attention default a safetensors weights file stores ("attention": "true"/"false"); True otherwise."""
-    if weights is None:
-        return True
-    from attsiammask_core.weights import is_safetensors, read_metadata
-
-    path = Path(weights)
-    if not path.is_file() or not is_safetensors(path):
-        return True
-    return read_metadata(path).get("attention", "true").strip().lower() != "false"
+    return _stored_metadata(weights).get("attention", "true").strip().lower() != "false"
 
 
 def _check_frame(frame: Any) -> np.ndarray:
