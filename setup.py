@@ -11,11 +11,12 @@ setup(
     description="Att-SiamMask single-object tracker: ROS 2 node and core Python library",
     license="Apache-2.0",
     python_requires=">=3.10",
+    # attsiammask_core.data holds only JSON (the data manifest and split): a data-only package, named explicitly.
     packages=find_packages(include=["attsiammask_core", "attsiammask_core.*",
-                                    "attsiammask_ros", "attsiammask_ros.*"]),
+                                    "attsiammask_ros", "attsiammask_ros.*"]) + ["attsiammask_core.data"],
     include_package_data=True,
-    package_data={"attsiammask_core": ["weights/*.safetensors", "weights/*.md", "weights/*.txt", "weights/NOTICE",
-                                       "data/*"]},
+    package_data={"attsiammask_core": ["weights/*.pt", "weights/*.md", "weights/*.txt", "weights/NOTICE"],
+                  "attsiammask_core.data": ["*.json"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -31,7 +32,6 @@ setup(
         "pillow>=9.1",
         "PyYAML>=6",
         "tqdm>=4.60",
-        "safetensors>=0.4",
         "matplotlib>=3.6",
         "torch>=2.1",
     ],

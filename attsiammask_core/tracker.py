@@ -86,23 +86,23 @@ def resolve_attention_config(attention: bool | AttentionConfig) -> AttentionConf
 
 
 def _stored_metadata(weights: str | Path | None) -> dict[str, str]:
-    """The metadata of a safetensors weights file; empty for None, a missing file or an official .pth."""
+    """The metadata of our weights file; empty for None, a missing file or an official .pth."""
     if weights is None:
         return {}
-    from attsiammask_core.weights import is_safetensors, read_metadata
+    from attsiammask_core.weights import read_metadata
 
     path = Path(weights)
-    return read_metadata(path) if path.is_file() and is_safetensors(path) else {}
+    return read_metadata(path) if path.is_file() else {}
 
 
 def stored_tracker_config(weights: str | Path | None) -> TrackerConfig | None:
-    """The tracker configuration a safetensors weights file carries in its metadata ("tracker_config"), if any."""
+    """The tracker configuration our weights file carries in its metadata ("tracker_config"), if any."""
     text = _stored_metadata(weights).get("tracker_config")
     return tracker_config_from_json(text) if text else None
 
 
 def stored_attention_default(weights: str | Path | None) -> bool:
-    """The attention default a safetensors weights file stores ("attention": "true"/"false"); True otherwise."""
+    """The attention default our weights file stores ("attention": "true"/"false"); True otherwise."""
     return _stored_metadata(weights).get("attention", "true").strip().lower() != "false"
 
 
@@ -170,10 +170,10 @@ class Tracker:
                attention: bool | AttentionConfig | None = None, config: TrackerConfig | str | None = None,
                random_init: bool = False, threads: int | None = None,
                overrides: Mapping[str, Any] | None = None) -> Tracker:
-        """Build the model of ``variant``, load ``weights`` (official .pth or our .safetensors) and wrap it.
+        """Build the model of ``variant``, load ``weights`` (official .pth or our .pt) and wrap it.
 
         The tracker configuration is ``config`` when given (a TrackerConfig or a preset name), else the one stored
-        in the weights file (our safetensors carry the values tuned for them), else the variant's preset;
+        in the weights file (our weights files carry the values tuned for them), else the variant's preset;
         ``overrides`` then replaces single fields (e.g. ``{"lr": 0.4}``). ``attention=None`` takes the default the
         weights file stores ("attention" in its metadata: the setting that tracked better on validation), else on.
 
@@ -208,7 +208,7 @@ class Tracker:
         elif not random_init:
             raise ValueError(f"variant {variant!r} has no embedded weights: pass weights=<path> to an official "
                              "SiamMask checkpoint (SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, pysot "
-                             "model.pth) or our .safetensors file (random_init=True only for tests/benchmarks)")
+                             "model.pth) or our .pt file (random_init=True only for tests/benchmarks)")
         if target_device.type == "cpu" and hasattr(model, "optimize_for_inference"):
             model.optimize_for_inference()  # TorchScript per-frame paths (lite: about a third faster on a CPU)
         return cls(model, config=tracker_config, attention=attention_config, device=target_device)

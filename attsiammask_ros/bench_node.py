@@ -45,7 +45,7 @@ def _weights(args: argparse.Namespace, folder: Path) -> tuple[str, str]:
     from attsiammask_core.weights import save_weights
 
     torch.manual_seed(0)
-    path = folder / "lite_random.safetensors"
+    path = folder / "lite_random.pt"
     save_weights(build_model("lite"), path, {"variant": "lite"})
     return str(path), "random (timing only; the embedded file is not there yet)"
 

@@ -68,7 +68,7 @@ class TrackerNodeParameters:
 
     model_variant: str = _param("model.variant", "lite", "network: lite = embedded CPU model, r50 = the paper's "
                                 "ResNet-50 SiamMask (needs model.weights)", choices=("lite", "r50"), read_only=True)
-    model_weights: str = _param("model.weights", "", "weights file (official SiamMask .pth or our .safetensors); "
+    model_weights: str = _param("model.weights", "", "weights file (official SiamMask .pth or our .pt); "
                                 "empty = the variant's embedded weights", read_only=True)
     model_device: str = _param("model.device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N",
                                pattern=DEVICE_PATTERN, read_only=True)

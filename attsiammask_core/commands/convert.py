@@ -1,4 +1,4 @@
-"""`attsiammask convert SRC DST`: any supported checkpoint -> our safetensors weights format."""
+"""`attsiammask convert SRC DST`: any supported checkpoint -> our weights format (.pt)."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `convert` subcommand."""
     parser = subparsers.add_parser("convert", help="convert an official SiamMask checkpoint to our weights format",
                                    description=__doc__)
-    parser.add_argument("src", help="pysot model.pth, SiamMask_*.pth, or our .safetensors")
-    parser.add_argument("dst", help="output .safetensors file")
+    parser.add_argument("src", help="pysot model.pth, SiamMask_*.pth, or our .pt")
+    parser.add_argument("dst", help="output .pt file")
     parser.add_argument("--variant", default="r50", help="model variant (default r50)")
     parser.set_defaults(func=_convert)

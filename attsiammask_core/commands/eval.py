@@ -106,7 +106,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--protocol", choices=("ope", "vot", "both"), default="both", help="default both")
     parser.add_argument("--out", required=True, type=Path, help="output folder (runs/, results.json, table, plots)")
     parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (nanotrack, vit)")
-    parser.add_argument("--weights", type=Path, help="weights for ours (official SiamMask .pth or .safetensors)")
+    parser.add_argument("--weights", type=Path, help="weights for ours (official SiamMask .pth or .pt)")
     parser.add_argument("--device", default="cpu", help="device for ours: cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for numpy, torch and OpenCV (default 0)")
     parser.add_argument("--eao-interval", type=int, nargs=2, default=(100, 356), metavar=("LOW", "HIGH"),

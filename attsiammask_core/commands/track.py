@@ -174,7 +174,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--frames", type=Path, help="folder of frames (image files, name order)")
     parser.add_argument("--box", required=True, type=parse_box, help="initial box x,y,w,h (0-based, top-left)")
     parser.add_argument("--variant", default="lite", help="model variant (default lite, the embedded model)")
-    parser.add_argument("--weights", type=Path, help="official SiamMask .pth or our .safetensors")
+    parser.add_argument("--weights", type=Path, help="official SiamMask .pth or our .pt")
     parser.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--no-attention", action="store_true", help="plain SiamMask (no attention step)")

@@ -2,7 +2,7 @@
 store the winner in a copy of the weights file, where `Tracker.create`, the node and `eval` pick it up.
 
   attsiammask tune --data data/sequences --split validation --grid penalty_k=0.1,0.15 --grid lr=0.3,0.4 \\
-      --out outputs/tune [--weights W.safetensors] [--vot-top 3] [--write W_tuned.safetensors]
+      --out outputs/tune [--weights W.pt] [--vot-top 3] [--write W_tuned.pt]
 """
 from __future__ import annotations
 

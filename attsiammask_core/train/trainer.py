@@ -16,7 +16,7 @@ The output folder holds ``checkpoint_last.pt`` (model, optimizer, scheduler, epo
 config; rewritten atomically every ``run.checkpoint_every`` iterations and at each epoch end),
 ``epoch_<n>.pt`` (the same after epoch n), ``log.jsonl`` (one line of losses per ``run.log_every``
 iterations, with the iterations per second since the previous line), ``config.yaml`` and, at the end,
-``<variant>.safetensors`` (the weights format of the package).
+``<variant>.pt`` (the weights format of the package).
 """
 from __future__ import annotations
 
@@ -326,7 +326,7 @@ def train(config: TrainConfig, out_dir: str | Path, *, resume: bool = False, dev
             return _finish(out, distributed)
     if dist.main:
         from attsiammask_core.weights.store import save_weights
-        save_weights(model, out / f"{config.model.variant}.safetensors",
+        save_weights(model, out / f"{config.model.variant}.pt",
                      {"variant": config.model.variant, "trained_steps": str(step)})
     return _finish(out, distributed)
 

@@ -1,10 +1,11 @@
-"""Weights: safe reading of official SiamMask checkpoints (both key layouts) and our safetensors format."""
+"""Weights: safe reading of official SiamMask checkpoints (both key layouts) and our own format (a torch file)."""
 from .checkpoints import (
     FOOLWOOD_PREFIXES,
     Mismatch,
     WeightsError,
     detect_layout,
     load_checkpoint,
+    load_state_dict_object,
     load_state_strict,
     normalise_keys,
     read_torch_file,
@@ -12,6 +13,7 @@ from .checkpoints import (
 )
 from .store import (
     embedded_weights_path,
+    is_ours,
     is_safetensors,
     load_any,
     load_weights,
@@ -20,6 +22,7 @@ from .store import (
     save_weights,
 )
 
-__all__ = ["FOOLWOOD_PREFIXES", "Mismatch", "WeightsError", "detect_layout", "embedded_weights_path",
-           "is_safetensors", "load_any", "load_checkpoint", "load_state_strict", "load_weights", "normalise_keys",
-           "read_metadata", "read_torch_file", "read_weights", "save_weights", "unwrap_state_dict"]
+__all__ = ["FOOLWOOD_PREFIXES", "Mismatch", "WeightsError", "detect_layout", "embedded_weights_path", "is_ours",
+           "is_safetensors", "load_any", "load_checkpoint", "load_state_dict_object", "load_state_strict",
+           "load_weights", "normalise_keys", "read_metadata", "read_torch_file", "read_weights", "save_weights",
+           "unwrap_state_dict"]

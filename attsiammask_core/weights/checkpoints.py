@@ -152,9 +152,15 @@ def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], sourc
     model.load_state_dict(full, strict=True)
 
 
+def load_state_dict_object(obj: object, model: nn.Module, source: str = "checkpoint") -> str:
+    """Load what torch.load returned from an official .pth (pysot or foolwood layout, any wrapper) into model;
+    returns the layout name."""
+    raw = unwrap_state_dict(obj, source=source)
+    layout = detect_layout(raw)
+    load_state_strict(model, normalise_keys(raw), source=f"{source} ({layout} layout)")
+    return layout
+
+
 def load_checkpoint(path: str | Path, model: nn.Module) -> str:
     """Load an official .pth (pysot or foolwood layout, any wrapper) into model; returns the layout name."""
-    raw = unwrap_state_dict(read_torch_file(path), source=str(path))
-    layout = detect_layout(raw)
-    load_state_strict(model, normalise_keys(raw), source=f"{path} ({layout} layout)")
-    return layout
+    return load_state_dict_object(read_torch_file(path), model, source=str(path))

@@ -8,7 +8,7 @@ and prints the summary. Exit code 0 on success; 1 when the node died, set_target
 2 on bad arguments.
 
     python -m attsiammask_ros.demo.run                          # the embedded clip, embedded lite model
-    python -m attsiammask_ros.demo.run --video F.mp4 --box x,y,w,h --weights W.safetensors
+    python -m attsiammask_ros.demo.run --video F.mp4 --box x,y,w,h --weights W.pt
     python -m attsiammask_ros.demo.run --seq ../shared/data/sequences/Crossing
 """
 from __future__ import annotations

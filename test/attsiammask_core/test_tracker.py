@@ -356,8 +356,8 @@ def test_create_loads_weights_through_the_weights_package(monkeypatch, tmp_path)
     monkeypatch.setattr(weights_module, "load_any", lambda path, model, variant=None: calls.append((path, variant)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tracker = Tracker.create(weights=tmp_path / "w.safetensors", config="vot", attention=False)
-    assert calls == [(tmp_path / "w.safetensors", "lite")]  # the default variant
+        tracker = Tracker.create(weights=tmp_path / "w.pt", config="vot", attention=False)
+    assert calls == [(tmp_path / "w.pt", "lite")]  # the default variant
     assert tracker.config.penalty_k == 0.04 and not tracker.attention_config.enabled
 
 
@@ -394,7 +394,7 @@ def test_create_uses_the_weights_stored_config_then_overrides(tmp_path):
     from attsiammask_core.weights import save_weights
 
     stored = dataclasses.replace(preset("nanotrack"), lr=0.42, penalty_k=0.07)
-    path = tmp_path / "tuned.safetensors"
+    path = tmp_path / "tuned.pt"
     save_weights(build_model("lite"), path, {"variant": "lite", "tracker_config": tracker_config_to_json(stored)})
     assert stored_tracker_config(path) == stored
     assert Tracker.create(weights=path).config == stored
@@ -402,7 +402,7 @@ def test_create_uses_the_weights_stored_config_then_overrides(tmp_path):
     assert Tracker.create(weights=path, config="nanotrack").config == preset("nanotrack")
     with pytest.raises(ValueError, match="unknown tracker configuration fields"):
         Tracker.create(weights=path, overrides={"speed": 1})
-    plain = tmp_path / "plain.safetensors"
+    plain = tmp_path / "plain.pt"
     save_weights(build_model("lite"), plain, {"variant": "lite"})
     assert Tracker.create(weights=plain).config == preset("nanotrack")  # the variant's preset
 
@@ -441,9 +441,9 @@ def test_create_takes_the_attention_default_stored_with_the_weights(tmp_path):
     from attsiammask_core.models import build_model
     from attsiammask_core.weights import save_weights
 
-    off = tmp_path / "off.safetensors"
+    off = tmp_path / "off.pt"
     save_weights(build_model("lite"), off, {"variant": "lite", "attention": "false"})
-    plain = tmp_path / "plain.safetensors"
+    plain = tmp_path / "plain.pt"
     save_weights(build_model("lite"), plain, {"variant": "lite"})
     assert not Tracker.create(weights=off).attention_config.enabled
     assert Tracker.create(weights=off, attention=True).attention_config.enabled

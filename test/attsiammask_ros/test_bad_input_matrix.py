@@ -1,4 +1,4 @@
-"""Bad-input matrix of tracker_node through real rclpy (issue 7 part 1): 78 cases, one table, one test.
+"""Bad-input matrix of tracker_node through real rclpy (issue 7 part 1): 79 cases, one table, one test.
 
 Every input arrives as it would in use: set_target requests over the service, Detection2D hand-offs on
 `target`, images on `image` or `image/compressed`, changes over the node's parameter services, and
@@ -46,7 +46,6 @@ from node_harness import (  # noqa: E402
 from node_harness import request as box_request  # noqa: E402
 from rcl_interfaces.srv import SetParameters, SetParametersAtomically  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from safetensors.torch import save_file  # noqa: E402
 from vision_msgs.msg import Detection2D  # noqa: E402
 
 from attsiammask_core.weights import embedded_weights_path  # noqa: E402
@@ -161,13 +160,15 @@ def weight_files(tmp_path_factory) -> WeightFiles:
     files = WeightFiles(folder, folder / "pwned")
     torch.save({"backbone.conv1.weight": torch.zeros(64, 3, 7, 7)}, folder / "whole.pth")
     (folder / "truncated.pth").write_bytes(_truncated((folder / "whole.pth").read_bytes()))
-    (folder / "truncated.safetensors").write_bytes(_truncated(embedded_weights_path("lite").read_bytes()))
+    (folder / "truncated.pt").write_bytes(_truncated(embedded_weights_path("lite").read_bytes()))
     (folder / "empty.pth").write_bytes(b"")
     (folder / "text.pth").write_text("this is not a checkpoint\n")
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Linear(8, 2)).state_dict(),
                folder / "other_architecture.pth")
-    save_file({"backbone.conv1.weight": torch.zeros(2)}, str(folder / "r50_labelled.safetensors"),
-              metadata={"variant": "r50"})
+    torch.save({"format": "attsiammask-weights", "format_version": "2", "metadata": {"variant": "r50"},
+                "state_dict": {"backbone.conv1.weight": torch.zeros(2)}}, folder / "r50_labelled.pt")
+    header = b'{"__metadata__": {"variant": "lite"}}'  # a safetensors file (weights format 1)
+    (folder / "format1.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
     torch.save(Exploit(files.marker), folder / "evil.pth")
     (folder / "evil_raw.pth").write_bytes(pickle.dumps(Exploit(files.marker), protocol=2))
     torch.save({"state_dict": {"backbone.conv1.weight": torch.zeros(1)}, "x": Exploit(files.marker)},
@@ -304,14 +305,15 @@ CASES = [
     _parameter("param-atomic-good-and-bad", [("tracking.lr", 0.5), ("tracking.lost_frames", 0)], "out of range",
                "tracking.lost_frames must be in [1, 1000]"),
     # model.weights at start-up: StartupError naming the file and the problem, nothing left running
-    _weights("weights-missing", "missing.safetensors", "weights file not found"),
+    _weights("weights-missing", "missing.pt", "weights file not found"),
     _weights("weights-a-directory", ".", "weights file not found"),
     _weights("weights-empty-file", "empty.pth", "not a readable torch checkpoint"),
     _weights("weights-text-file", "text.pth", "not a readable torch checkpoint"),
     _weights("weights-truncated-pth", "truncated.pth", "not a readable torch checkpoint, truncated or corrupt?"),
-    _weights("weights-truncated-safetensors", "truncated.safetensors", "not a readable safetensors file"),
+    _weights("weights-truncated-ours", "truncated.pt", "not a readable torch checkpoint, truncated or corrupt?"),
+    _weights("weights-safetensors-format-1", "format1.safetensors", "weights format 1"),
     _weights("weights-other-architecture", "other_architecture.pth", "does not fit the model"),
-    _weights("weights-labelled-r50-for-lite", "r50_labelled.safetensors", "holds weights of variant 'r50', not "
+    _weights("weights-labelled-r50-for-lite", "r50_labelled.pt", "holds weights of variant 'r50', not "
              "'lite'"),
     _weights("weights-pickle-that-runs-code", "evil.pth", "refused, the file holds pickled objects"),
     _weights("weights-raw-pickle-that-runs-code", "evil_raw.pth", "refused, the file holds pickled objects"),

@@ -167,7 +167,7 @@ class OpenedFiles:
 
 
 def test_a_session_of_calls_reads_no_file_and_builds_the_model_once(context, tmp_path):
-    weights, other = tmp_path / "mine.safetensors", tmp_path / "other.safetensors"
+    weights, other = tmp_path / "mine.pt", tmp_path / "other.pt"
     shutil.copy(embedded_weights_path("lite"), weights)
     shutil.copy(weights, other)
     with OpenedFiles() as probe:  # the hook sees opens from any thread

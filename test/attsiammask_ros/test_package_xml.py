@@ -16,7 +16,6 @@ PYTHON_KEYS = {
     "torch": "python3-torch",
     "yaml": "python3-yaml",
     "tqdm": "python3-tqdm",
-    "safetensors": "python3-safetensors",
     "matplotlib": "python3-matplotlib",
 }
 OWN_PACKAGES = {"attsiammask_core", "attsiammask_ros"}

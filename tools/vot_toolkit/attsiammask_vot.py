@@ -20,7 +20,7 @@ or ``python attsiammask_vot.py [options]`` as the command of protocol = trax.
 
 Options (command line, else environment variable, else default):
   --variant     ATTSIAMMASK_VARIANT      model variant (default: Tracker.create's default)
-  --weights     ATTSIAMMASK_WEIGHTS      weights file (.pth / .safetensors)
+  --weights     ATTSIAMMASK_WEIGHTS      weights file (.pth / .pt)
   --attention   ATTSIAMMASK_ATTENTION    1/0, attention step on/off (default: Tracker.create's default)
   --device      ATTSIAMMASK_DEVICE       cpu, cuda, cuda:N, auto (default cpu)
   --random-init ATTSIAMMASK_RANDOM_INIT  1 = random weights: protocol smoke tests only, results meaningless

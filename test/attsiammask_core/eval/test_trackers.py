@@ -166,7 +166,7 @@ def test_ours_adapter_gives_box_polygon_mask_and_fresh_trackers(monkeypatch, tmp
     monkeypatch.setattr(tracker_module, "Tracker", _PlantedTracker)
     with pytest.raises(ValueError, match="weights"):
         make_tracker("ours:r50")  # r50 has no embedded weights
-    weights = tmp_path / "w.safetensors"
+    weights = tmp_path / "w.pt"
     weights.write_bytes(b"x")
     factory = make_tracker("ours:noatt:vot", weights=weights)
     assert _PlantedTracker.calls[-1] == {"variant": "lite", "weights": weights, "device": "cpu", "attention": False,

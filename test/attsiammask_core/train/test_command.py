@@ -27,11 +27,11 @@ def test_train_then_resume_from_the_command_line(sequences, tmp_path, tiny_varia
     config = _write_config(tmp_path / "tiny.yaml", tmp_path)
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), "--out", str(out), "--max-iterations", "2"]) == 0
-    assert load_checkpoint(out / CHECKPOINT)["step"] == 2 and not (out / "tiny.safetensors").exists()
+    assert load_checkpoint(out / CHECKPOINT)["step"] == 2 and not (out / "tiny.pt").exists()
     assert main(["train", "--config", str(config), "--out", str(out), "--resume"]) == 0
     state = load_checkpoint(out / CHECKPOINT)
     assert (state["epoch"], state["batch"], state["step"]) == (2, 0, 6)
-    assert (out / "tiny.safetensors").is_file()
+    assert (out / "tiny.pt").is_file()
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
 

@@ -125,7 +125,7 @@ def test_checkpoint_and_resume_continue_exactly(sequences, tmp_path, make_tiny):
 def test_full_run_writes_weights(sequences, tmp_path, make_tiny):
     out = train(_config(epochs=2, samples_per_epoch=4), tmp_path / "run", model=make_tiny(), sequences=sequences,
                 progress=False)
-    assert (out / "tiny.safetensors").is_file() and (out / "epoch_002.pt").is_file()
+    assert (out / "tiny.pt").is_file() and (out / "epoch_002.pt").is_file()
     assert load_checkpoint(out / CHECKPOINT)["epoch"] == 2
 
 

@@ -24,7 +24,7 @@ def test_bench_node_tiny(tmp_path):
     from attsiammask_core.weights import save_weights
 
     torch.manual_seed(0)
-    weights = tmp_path / "lite_random.safetensors"
+    weights = tmp_path / "lite_random.pt"
     save_weights(build_model("lite"), weights, {"variant": "lite"})
     env = dict(os.environ, ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST", ROS_DOMAIN_ID="79")
     done = subprocess.run([sys.executable, "-m", "attsiammask_core.cli", "bench", "--node", "--frames", "6",

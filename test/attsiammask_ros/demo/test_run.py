@@ -26,7 +26,7 @@ def random_lite(tmp_path_factory) -> Path:
     from attsiammask_core.weights import save_weights
 
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "lite_random.safetensors"
+    path = tmp_path_factory.mktemp("weights") / "lite_random.pt"
     save_weights(build_model("lite"), path, {"variant": "lite"})
     return path
 
@@ -61,7 +61,7 @@ def test_demo_end_to_end_on_a_short_clip(tmp_path, random_lite):
 
 def test_demo_fails_cleanly_when_the_node_cannot_start(tmp_path):
     pytest.importorskip("rclpy", reason="rclpy not installed: run `make setup` and source env.sh")
-    bad = tmp_path / "bad.safetensors"
+    bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not weights")
     done = _run(["attsiammask_ros.demo.run", "--weights", str(bad), "--max-frames", "5", "--out", str(tmp_path / "o"),
                  "--no-video"], domain=78, timeout=120)
@@ -73,7 +73,7 @@ def test_bad_arguments_exit_2(tmp_path):
     from attsiammask_ros.demo.run import main
 
     assert main(["--video", str(tmp_path / "x.mp4"), "--out", str(tmp_path / "o")]) == 2   # no --box
-    assert main(["--weights", str(tmp_path / "missing.safetensors"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["--weights", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "o")]) == 2
 
 
 class _FakeClient:
