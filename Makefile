@@ -27,7 +27,14 @@ $(STAMPS)/venv:
 	$(PYTHON) -m venv $(VENV)
 	@touch $@
 
-$(STAMPS)/deps: $(STAMPS)/venv requirements.txt requirements-build.txt
+# build/ and install/ hold copies of package.xml files: COLCON_IGNORE keeps colcon and rosdep (catkin_pkg) out of
+# them when this checkout sits in a ROS workspace.
+$(STAMPS)/colcon-ignore:
+	@mkdir -p $(STAMPS) build $(PREFIX)
+	@touch build/COLCON_IGNORE $(PREFIX)/COLCON_IGNORE
+	@touch $@
+
+$(STAMPS)/deps: $(STAMPS)/venv $(STAMPS)/colcon-ignore requirements.txt requirements-build.txt
 	$(PIP) install "$(TORCH)" $(TORCH_PIP_ARGS)
 	$(PIP) install -r requirements.txt -r requirements-build.txt "$(TORCH)"
 	$(VPY) tools/setup/patch_rosidl_cmake.py $(VENV)

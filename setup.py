@@ -1,9 +1,39 @@
 """attsiammask_ros: the ROS 2 package at the repository root; it installs both Python packages."""
+import os
+import sys
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "attsiammask_ros"
+INTERFACES = "attsiammask_interfaces"
+
+
+def require_interfaces_at_build_time() -> None:
+    """Stop a ROS build (colcon: `setup.py ... install|develop`) when the service package is on no prefix.
+
+    colcon and rosdep do not look inside a package's folder, so the interface packages in interfaces/ are
+    found only when named as base paths; without this check the build succeeds and the node dies at start-up.
+    """
+    if not {"install", "develop"} & set(sys.argv[1:]):
+        return
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+    marker = Path("share", "ament_index", "resource_index", "packages", INTERFACES)
+    if any((Path(prefix) / marker).is_file() for prefix in prefixes):
+        return
+    here = Path(__file__).resolve().parent
+    start = os.environ.get("PWD") or os.getcwd()
+    src, interfaces = (os.path.relpath(p, start) for p in (here.parent, here / "interfaces"))
+    sys.exit(f"\n{PACKAGE}: the package {INTERFACES} (the /set_target service type) is neither in this build "
+             f"nor installed (no prefix on AMENT_PREFIX_PATH has it), so the node could not start.\n"
+             f"colcon and rosdep do not look inside a package's folder, and it lives in {here / 'interfaces'}.\n"
+             f"From the workspace root, run:\n"
+             f"    rosdep install --from-paths {src} {interfaces} --ignore-src -y\n"
+             f"    colcon build --base-paths {src} {interfaces}\n")
+
+
+require_interfaces_at_build_time()
 
 setup(
     name=PACKAGE,

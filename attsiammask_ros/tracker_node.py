@@ -22,6 +22,7 @@ import copy
 import dataclasses
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -535,8 +536,16 @@ class TrackerNode(Node):
         super().destroy_node()
 
 
-def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker) -> int:
-    """Run the node until SIGINT/SIGTERM or an external shutdown; 0 then, 1 when it cannot start."""
+def _ignore_further_signals() -> None:
+    """Shutdown has begun: a repeated SIGINT/SIGTERM (launch forwards Ctrl-C again) must not interrupt it."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except ValueError:  # not the main thread (main() called from a test's thread): nothing to guard
+            return
+
+
+def _run(args: list[str] | None, build_tracker: TrackerFactory) -> int:
     rclpy.init(args=args)
     node: TrackerNode | None = None
     executor: SingleThreadedExecutor | None = None
@@ -555,12 +564,27 @@ def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tr
             raise
         # a signal shut the context down while the node was starting: that is a clean exit too
     finally:
+        _ignore_further_signals()
         if executor is not None:
             executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        _ignore_further_signals()  # rclpy's shutdown puts the previous handlers back
     return 0
+
+
+def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker) -> int:
+    """Run the node until SIGINT/SIGTERM or an external shutdown; 0 then, 1 when it cannot start.
+
+    Shutdown ignores further signals; one that lands before that (a second Ctrl-C right after the first)
+    ends the process quietly with 0 too: the process exits, which releases what the cleanup had left.
+    """
+    try:
+        return _run(args, build_tracker)
+    except KeyboardInterrupt:
+        _ignore_further_signals()
+        return 0
 
 
 if __name__ == "__main__":

@@ -421,7 +421,11 @@ sys.path.append({test_dir!r})
 from fake_siammask import PlantedModel
 from attsiammask_core import Tracker
 from attsiammask_core.config import TrackerConfig
-from attsiammask_ros.tracker_node import main
+from attsiammask_ros.tracker_node import TrackerNode, main
+if {slow_stop}:  # stop() waits for a slow frame in flight, so that later signals land inside the shutdown
+    import time
+    _stop = TrackerNode.stop
+    TrackerNode.stop = lambda self, timeout=10.0: (time.sleep(0.6), _stop(self, timeout))[1]
 sys.exit(main(build_tracker=lambda s: Tracker(PlantedModel(), config=TrackerConfig(), attention=False)))
 """
 
@@ -442,11 +446,12 @@ def test_executable_without_weights_exits_non_zero_with_a_clear_error(tmp_path):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_main_shuts_down_cleanly_on_signals(context, tmp_path, signum):
+def _signal_node(context, tmp_path, namespace: str, signals: list[tuple[int, float]], slow_stop: bool
+                 ) -> tuple[int, str]:
+    """Start the node executable, wait until it answers set_target, send `signals` (signal, delay before it);
+    return its exit code and stderr."""
     script = tmp_path / "run_node.py"
-    script.write_text(RUNNER.format(test_dir=str(REPO / "test")))
-    namespace = f"/tn_sig{int(signum)}"
+    script.write_text(RUNNER.format(test_dir=str(REPO / "test"), slow_stop=slow_stop))
     process = subprocess.Popen([sys.executable, str(script), "--ros-args", "-r", f"__ns:={namespace}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     client = rclpy.create_node("signal_client", context=context)
@@ -460,10 +465,12 @@ def test_main_shuts_down_cleanly_on_signals(context, tmp_path, signum):
         assert process.poll() is None, process.communicate()[1]
         future = set_target.call_async(request(*TARGET))  # answered (no image yet) once the node spins
         assert wait_for(future.done, 20.0) and not future.result().success
-        process.send_signal(signum)
+        for signum, delay in signals:
+            threading.Event().wait(delay)
+            if process.poll() is None:
+                process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)
-        assert process.returncode == 0, stderr
-        assert "Traceback" not in stderr
+        return process.returncode, stderr
     finally:
         if process.poll() is None:
             process.kill()
@@ -471,6 +478,30 @@ def test_main_shuts_down_cleanly_on_signals(context, tmp_path, signum):
         executor.shutdown()
         thread.join(10)
         client.destroy_node()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_main_shuts_down_cleanly_on_signals(context, tmp_path, signum):
+    code, stderr = _signal_node(context, tmp_path, f"/tn_sig{int(signum)}", [(signum, 0.0)], slow_stop=False)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr
+
+
+REPEATED = {
+    "sigint-twice-at-once": [(signal.SIGINT, 0.0), (signal.SIGINT, 0.0)],
+    "sigint-again-during-stop": [(signal.SIGINT, 0.0), (signal.SIGINT, 0.2)],
+    "sigint-three-times": [(signal.SIGINT, 0.0), (signal.SIGINT, 0.05), (signal.SIGINT, 0.3)],
+    "sigint-then-sigterm": [(signal.SIGINT, 0.0), (signal.SIGTERM, 0.2)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPEATED))
+def test_repeated_signals_during_shutdown_exit_0_without_traceback(context, tmp_path, name):
+    """What launch does on a second Ctrl-C: the signal lands while stop() waits for a frame (issue 12)."""
+    code, stderr = _signal_node(context, tmp_path, f"/tn_rep_{name.replace('-', '_')}", REPEATED[name],
+                                slow_stop=True)
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
 
 
 def test_debug_image_only_when_enabled_and_subscribed(harness):
