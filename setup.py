@@ -23,12 +23,14 @@ def require_interfaces_at_build_time() -> None:
     if any((Path(prefix) / marker).is_file() for prefix in prefixes):
         return
     here = Path(__file__).resolve().parent
-    start = os.environ.get("PWD") or os.getcwd()
-    src, interfaces = (os.path.relpath(p, start) for p in (here.parent, here / "interfaces"))
+    # The workspace root is the folder above the `src` this checkout sits in (colcon changes the directory).
+    src_dir = next((p for p in here.parents if p.name == "src"), here.parent)
+    root = src_dir.parent if src_dir.name == "src" else None
+    src, interfaces = (os.path.relpath(p, root) if root else str(p) for p in (src_dir, here / "interfaces"))
     sys.exit(f"\n{PACKAGE}: the package {INTERFACES} (the /set_target service type) is neither in this build "
              f"nor installed (no prefix on AMENT_PREFIX_PATH has it), so the node could not start.\n"
              f"colcon and rosdep do not look inside a package's folder, and it lives in {here / 'interfaces'}.\n"
-             f"From the workspace root, run:\n"
+             f"From the workspace root ({root or 'the folder holding src/'}), run:\n"
              f"    rosdep install --from-paths {src} {interfaces} --ignore-src -y\n"
              f"    colcon build --base-paths {src} {interfaces}\n")
 
