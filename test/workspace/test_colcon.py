@@ -138,12 +138,17 @@ def test_launch_file_under_real_ros2_launch(built, underlay):
     probe = run(in_sourced_workspace([underlay, built[0]], "python -c 'import launch_ros' && command -v ros2"),
                 built[0], tool_env())
     if probe.returncode != 0:
-        pytest.skip("launch_ros / ros2 not installed (no PyPI wheels): checked by hand with a distribution")
+        pytest.skip("launch_ros / ros2 not installed (no PyPI wheels for them)")
     command = "timeout -s INT 20 ros2 launch attsiammask_ros tracker.launch.py namespace:=/ws_launch"
     done = run(in_sourced_workspace([underlay, built[0]], command), built[0], tool_env(), timeout=60)
     assert "ready: model lite" in done.stdout and "process has died" not in done.stdout, done.stdout
 
 
 def test_make_setup_folders_are_invisible_to_colcon():
-    for folder in ("build", "install"):
-        assert (REPO / folder / "COLCON_IGNORE").is_file() or not (REPO / folder).exists(), folder
+    """build/ and install/ hold copies of package.xml; colcon finds none of them (COLCON_IGNORE)."""
+    folders = [name for name in ("build", "install") if (REPO / name).is_dir()]
+    if not folders:
+        pytest.skip("make setup has not run in this checkout")
+    assert list((REPO / "install").rglob("package.xml")), "expected copies of package.xml under install/"
+    done = run(["colcon", "list", "--names-only", "--base-paths", *folders], REPO, tool_env())
+    assert done.returncode == 0 and done.stdout.split() == [], done.stdout
