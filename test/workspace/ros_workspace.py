@@ -53,8 +53,8 @@ def tool_env(*underlays: Path) -> dict[str, str]:
 
 def run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
     """Run a tool from `cwd` as a shell would (PWD set), stdout and stderr together in .stdout."""
-    return subprocess.run(cmd, cwd=cwd, env={**env, "PWD": str(cwd)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=timeout)
+    return subprocess.run(cmd, cwd=cwd, env={**env, "PWD": str(cwd)}, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=timeout)
 
 
 def in_sourced_workspace(workspaces: list[Path], command: str) -> list[str]:
