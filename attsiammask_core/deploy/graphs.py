@@ -1,0 +1,138 @@
+"""The network parts of one tracking step as ONNX graphs with fixed input sizes, for either variant.
+
+Graphs (inputs -> outputs; shapes for lite / r50):
+- template_features: z (1,3,127,127) -> zf (1,48,8,8) / (1,256,7,7)
+- template_kernels: zf -> cls_kernel, loc_kernel, mask_kernel (the template-side convs, once per target). The
+  attention step weights zf (or the kernels) between this graph and the next, outside any graph.
+- search_features: x (1,3,255,255) -> xf, f0, f1, f2 (correlation feature and the refine module's features)
+- search_heads: xf, cls_kernel, loc_kernel, mask_kernel -> cls, loc, mask_corr (correlations and box/score heads)
+- refine: p0, p1, p2, p3 (the windows of f0, f1, f2 and the mask_corr vector at the chosen cell) -> logits
+  (1,1,127,127). The windows are cut outside the graph, at the cell the tracker picks.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+OPSET = 17
+TEMPLATE_SIZE = 127
+SEARCH_SIZE = 255
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """One exported graph: its file stem and the names of its inputs and outputs."""
+
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+GRAPHS: dict[str, GraphSpec] = {spec.name: spec for spec in (
+    GraphSpec("template_features", ("z",), ("zf",)),
+    GraphSpec("template_kernels", ("zf",), ("cls_kernel", "loc_kernel", "mask_kernel")),
+    GraphSpec("search_features", ("x",), ("xf", "f0", "f1", "f2")),
+    GraphSpec("search_heads", ("xf", "cls_kernel", "loc_kernel", "mask_kernel"), ("cls", "loc", "mask_corr")),
+    GraphSpec("refine", ("p0", "p1", "p2", "p3"), ("logits",)),
+)}
+
+
+class _TemplateFeatures(nn.Module):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model.template_features(z)
+
+
+class _TemplateKernels(_TemplateFeatures):
+    def forward(self, zf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # type: ignore[override]
+        k = self.model.template_kernels(zf)
+        return k.cls, k.loc, k.mask
+
+
+class _SearchFeatures(_TemplateFeatures):
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:  # type: ignore[override]
+        f = self.model.search_features(x)
+        return f.xf, f.f0, f.f1, f.f2
+
+
+class _SearchHeads(_TemplateFeatures):
+    def forward(self, xf: torch.Tensor, cls_kernel: torch.Tensor, loc_kernel: torch.Tensor,  # type: ignore[override]
+                mask_kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        from attsiammask_core.models.siammask import SearchFeatures
+
+        empty = xf.new_zeros(0)
+        kernels = _kernels_like(self.model, cls_kernel, loc_kernel, mask_kernel)
+        out = self.model.search_heads(SearchFeatures(xf=xf, f0=empty, f1=empty, f2=empty), kernels)
+        return out.cls, out.loc, out.mask_corr
+
+
+class _Refine(_TemplateFeatures):
+    def forward(self, p0: torch.Tensor, p1: torch.Tensor, p2: torch.Tensor,  # type: ignore[override]
+                p3: torch.Tensor) -> torch.Tensor:
+        return self.model.refine_head.fuse(p0, p1, p2, p3)
+
+
+def _kernels_like(model: nn.Module, cls: torch.Tensor, loc: torch.Tensor, mask: torch.Tensor):  # type: ignore[no-untyped-def]
+    """The kernels dataclass of `model` (TemplateKernels or PointKernels) holding these tensors."""
+    from attsiammask_core.models.lite import LiteSiamMask, PointKernels
+    from attsiammask_core.models.siammask import TemplateKernels
+
+    factory = PointKernels if isinstance(model, LiteSiamMask) else TemplateKernels
+    return factory(cls=cls, loc=loc, mask=mask)
+
+
+def example_inputs(model: nn.Module) -> dict[str, tuple[torch.Tensor, ...]]:
+    """Inputs of the right shapes for every graph (zeros), computed with the model itself."""
+    with torch.no_grad():
+        z = torch.zeros(1, 3, TEMPLATE_SIZE, TEMPLATE_SIZE)
+        x = torch.zeros(1, 3, SEARCH_SIZE, SEARCH_SIZE)
+        zf = model.template_features(z)
+        k = model.template_kernels(zf)
+        feats = model.search_features(x)
+        out = model.search_heads(feats, k)
+        cells = out.cls.shape[-1]
+        windows = model.refine_head.windows_at(out.f0, out.f1, out.f2, out.mask_corr, (cells // 2, cells // 2))
+    return {"template_features": (z,), "template_kernels": (zf,), "search_features": (x,),
+            "search_heads": (feats.xf, k.cls, k.loc, k.mask), "refine": tuple(windows)}
+
+
+WRAPPERS = {"template_features": _TemplateFeatures, "template_kernels": _TemplateKernels,
+             "search_features": _SearchFeatures, "search_heads": _SearchHeads, "refine": _Refine}
+
+
+def export_graphs(model: nn.Module, opset: int = OPSET) -> dict[str, bytes]:
+    """Serialised ONNX graphs of `model`'s tracking step (eval mode, float32, CPU), by graph name.
+
+    Uses torch's TorchScript-based exporter (torch alone; the dynamo exporter needs onnxscript).
+    """
+    model = model.eval()
+    device = next(model.parameters()).device
+    if device.type != "cpu":
+        raise ValueError(f"export the model on the CPU (it is on {device})")
+    traced = model.__dict__.pop("_traced", None)  # lite's TorchScript fast paths: export the modules themselves
+    try:
+        return _export_each(model, opset)
+    finally:
+        if traced is not None:
+            model.__dict__["_traced"] = traced
+
+
+def _export_each(model: nn.Module, opset: int) -> dict[str, bytes]:
+    graphs = {}
+    for name, args in example_inputs(model).items():
+        spec = GRAPHS[name]
+        buffer = io.BytesIO()
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # the exporter's deprecation notice and shape-constant tracer notes
+            torch.onnx.export(WRAPPERS[name](model).eval(), args, buffer, dynamo=False, opset_version=opset,
+                              input_names=list(spec.inputs), output_names=list(spec.outputs),
+                              do_constant_folding=True)
+        graphs[name] = buffer.getvalue()
+    return graphs

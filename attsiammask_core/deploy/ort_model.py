@@ -1,0 +1,162 @@
+"""The onnxruntime backend: the five graphs of deploy/graphs.py behind the same methods the Tracker calls on a
+torch model (template_features, template_kernels, search_features, search_heads, refine), so tracking logic,
+the attention step and the node are shared by both backends. Tensors cross as numpy arrays (no copies)."""
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from attsiammask_core.models.refine import Window, crop_window
+
+from .graphs import GRAPHS
+from .providers import resolve_providers
+
+MANIFEST = "attsiammask_onnx.json"
+
+
+@dataclass
+class OrtKernels:
+    """Template kernels as numpy arrays (what the search_heads graph takes); attention may replace them."""
+
+    cls: torch.Tensor
+    loc: torch.Tensor
+    mask: torch.Tensor
+
+
+@dataclass
+class OrtSearchFeatures:
+    xf: np.ndarray
+    f0: np.ndarray
+    f1: np.ndarray
+    f2: np.ndarray
+
+
+@dataclass
+class OrtSearchOutput:
+    cls: torch.Tensor
+    loc: torch.Tensor
+    mask_corr: np.ndarray
+    f0: np.ndarray
+    f1: np.ndarray
+    f2: np.ndarray
+
+
+@dataclass
+class OrtModel:
+    """onnxruntime sessions of one variant's graphs, plus what the tracker reads from a model."""
+
+    sessions: dict[str, object]
+    box_head: str
+    windows: tuple[Window, ...]
+    metadata: dict[str, str] = field(default_factory=dict)
+    providers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_graphs(cls, graphs: Mapping[str, bytes], box_head: str, windows: Sequence[Window],
+                    providers: Sequence[str] | None = None, threads: int | None = None,
+                    metadata: Mapping[str, str] | None = None) -> OrtModel:
+        """Open one session per graph on the requested providers (unavailable ones fall back to the CPU)."""
+        import onnxruntime as ort
+
+        missing = sorted(set(GRAPHS) - set(graphs))
+        if missing:
+            raise ValueError(f"missing ONNX graphs: {', '.join(missing)}")
+        chosen = resolve_providers(providers, ort.get_available_providers())
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = int(threads or torch.get_num_threads())
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3  # errors only; provider fallbacks are reported below as warnings
+        # No busy-waiting between runs: a robot's CPU is shared with other nodes (and torch, in bench).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sessions = {name: ort.InferenceSession(graphs[name], sess_options=options, providers=chosen)
+                    for name in GRAPHS}
+        used = sessions["search_features"].get_providers()
+        for name in chosen:
+            if name not in used:  # listed by onnxruntime, but its libraries (CUDA, TensorRT) failed to load
+                warnings.warn(f"onnxruntime could not start {name} (see onnxruntime's log); running on "
+                              f"{', '.join(used)}", RuntimeWarning, stacklevel=2)
+        return cls(sessions=sessions, box_head=box_head, windows=tuple(windows), metadata=dict(metadata or {}),
+                   providers=list(used))
+
+    @classmethod
+    def from_torch(cls, model: torch.nn.Module, providers: Sequence[str] | None = None,
+                   threads: int | None = None, metadata: Mapping[str, str] | None = None) -> OrtModel:
+        """Export `model`'s graphs in memory and open them."""
+        from .graphs import export_graphs
+
+        return cls.from_graphs(export_graphs(model.cpu()), model.box_head, model.refine_head.windows, providers,
+                               threads, metadata)
+
+    @classmethod
+    def from_directory(cls, folder: str | Path, providers: Sequence[str] | None = None,
+                       threads: int | None = None) -> OrtModel:
+        """Open what `attsiammask export` wrote (the manifest names the variant, head, windows and metadata)."""
+        folder = Path(folder)
+        manifest_path = folder / MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{folder}: no {MANIFEST}; not written by `attsiammask export`")
+        manifest = json.loads(manifest_path.read_text())
+        graphs = {}
+        for name in GRAPHS:
+            path = folder / manifest["graphs"][name]["file"]
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} missing (listed in {manifest_path})")
+            graphs[name] = path.read_bytes()
+        windows = [Window(**w) for w in manifest["refine_windows"]]
+        return cls.from_graphs(graphs, manifest["box_head"], windows, providers, threads, manifest["metadata"])
+
+    # ---- the model API the Tracker uses ------------------------------------------------------------------
+    def to(self, device: str | torch.device) -> OrtModel:
+        """Tensors cross to onnxruntime through the CPU; the providers choose the hardware."""
+        if torch.device(device).type != "cpu":
+            raise ValueError("the onnxruntime backend takes its hardware from providers (e.g. ['cuda']); "
+                             "keep device='cpu'")
+        return self
+
+    def eval(self) -> OrtModel:
+        return self
+
+    def _run(self, name: str, *arrays: np.ndarray) -> list[np.ndarray]:
+        spec = GRAPHS[name]
+        feeds = {key: np.ascontiguousarray(a, dtype=np.float32) for key, a in zip(spec.inputs, arrays, strict=True)}
+        return self.sessions[name].run(list(spec.outputs), feeds)
+
+    def template_features(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(self._run("template_features", _numpy(z))[0])
+
+    def template_kernels(self, zf: torch.Tensor) -> OrtKernels:
+        cls, loc, mask = self._run("template_kernels", _numpy(zf))
+        return OrtKernels(cls=torch.from_numpy(cls), loc=torch.from_numpy(loc), mask=torch.from_numpy(mask))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError("the onnxruntime backend has fixed input sizes: attention part_features="
+                                  "'backbone' (a backbone run on a part of any size) needs backend='torch'")
+
+    def search_features(self, x: torch.Tensor) -> OrtSearchFeatures:
+        return OrtSearchFeatures(*self._run("search_features", _numpy(x)))
+
+    def search_heads(self, feats: OrtSearchFeatures, kernels: OrtKernels) -> OrtSearchOutput:
+        cls, loc, mask_corr = self._run("search_heads", feats.xf, _numpy(kernels.cls), _numpy(kernels.loc),
+                                        _numpy(kernels.mask))
+        return OrtSearchOutput(cls=torch.from_numpy(cls), loc=torch.from_numpy(loc), mask_corr=mask_corr,
+                               f0=feats.f0, f1=feats.f1, f2=feats.f2)
+
+    def refine(self, out: OrtSearchOutput, pos: tuple[int, int]) -> torch.Tensor:
+        """Refined (1,127,127) mask logits at pos = (row y, col x)."""
+        y, x = pos
+        p0, p1, p2 = (crop_window(torch.from_numpy(f), w, pos).numpy()
+                      for f, w in zip((out.f0, out.f1, out.f2), self.windows, strict=True))
+        p3 = out.mask_corr[:, :, y:y + 1, x:x + 1]
+        logits = torch.from_numpy(self._run("refine", p0, p1, p2, p3)[0])
+        return logits.reshape(-1, logits.size(-2), logits.size(-1))
+
+
+def _numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t
