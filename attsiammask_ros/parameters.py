@@ -22,6 +22,9 @@ MIN_TARGET_SIZE = 4.0
 # the image is not in its pixel coordinates (normalised coordinates, another camera, a unit mistake).
 MAX_TARGET_SCALE = 2.0
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
+# onnxruntime providers, in order of preference: aliases or full onnxruntime names (matched in lower case)
+_PROVIDER = r"(cpu|cuda|tensorrt|[a-z]+executionprovider)"
+PROVIDERS_PATTERN = rf"{_PROVIDER}(\s*,\s*{_PROVIDER})*"
 
 
 class ParameterError(ValueError):
@@ -44,6 +47,7 @@ class ParameterSpec:
     exclusive_minimum: bool = False
     exclusive_maximum: bool = False
     pattern: str | None = None
+    example: str | None = None  # allowed values, for the error message of a pattern
 
     def constraints(self) -> str:
         """The allowed values in words (also the descriptor's additional_constraints)."""
@@ -71,7 +75,14 @@ class TrackerNodeParameters:
     model_weights: str = _param("model.weights", "", "weights file (official SiamMask .pth or our .pt); "
                                 "empty = the variant's embedded weights", read_only=True)
     model_device: str = _param("model.device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N",
-                               pattern=DEVICE_PATTERN, read_only=True)
+                               pattern=DEVICE_PATTERN, example="auto, cpu, cuda, cuda:0", read_only=True)
+    model_backend: str = _param("model.backend", "torch", "torch, or onnxruntime (the same network as ONNX graphs; "
+                                "hardware from model.providers)", choices=("torch", "onnxruntime"), read_only=True)
+    model_providers: str = _param("model.providers", "cpu", "onnxruntime backend: execution providers in order of "
+                                  "preference, comma-separated (cpu, cuda, tensorrt or onnxruntime names); one "
+                                  "that is not available falls back to cpu with a warning",
+                                  pattern=PROVIDERS_PATTERN, example="cpu; cuda,cpu; tensorrt,cuda,cpu",
+                                  read_only=True)
     model_half: bool = _param("model.half", False, "fp16 inference; not supported by the core tracker yet: "
                               "true logs a warning and runs fp32", read_only=True)
     attention_enabled: bool = _param("attention.enabled", False, "Att-SiamMask attention on the template "
@@ -167,7 +178,7 @@ def validate(name: str, value: Any) -> str | None:
     if spec.choices is not None and value not in spec.choices:
         return f"{name} must be one of {', '.join(spec.choices)}; got {value!r}"
     if spec.pattern is not None and re.fullmatch(spec.pattern, value.strip().lower()) is None:
-        return f"{name} must match {spec.pattern} (e.g. auto, cpu, cuda, cuda:0); got {value!r}"
+        return f"{name} must match {spec.pattern} (e.g. {spec.example}); got {value!r}"
     if kind in (int, float):
         if isinstance(value, float) and not math.isfinite(value):
             return f"{name} must be finite, got {value!r}"

@@ -86,6 +86,14 @@ def inference_threads() -> int:
 
 def build_tracker(settings: TrackerNodeParameters) -> Tracker:
     """The production tracker: ``Tracker.create`` from the model parameters (tests pass their own factory)."""
+    if settings.model_backend == "onnxruntime":
+        if settings.model_device.strip().lower() not in ("auto", "cpu"):
+            raise ValueError(f"model.device {settings.model_device!r} applies to the torch backend; with "
+                             "model.backend onnxruntime choose the hardware with model.providers (e.g. cuda,cpu)")
+        providers = [name.strip() for name in settings.model_providers.split(",")]
+        return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
+                              attention=settings.attention_enabled, threads=inference_threads(),
+                              backend="onnxruntime", providers=providers)
     return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
                           device=settings.model_device, attention=settings.attention_enabled,
                           threads=inference_threads())
@@ -171,7 +179,8 @@ class TrackerNode(Node):
         except Exception as exc:  # no embedded weights, unreadable file, bad device, ...
             self.destroy_node()
             raise StartupError(f"cannot build the tracker (model.variant={s.model_variant!r}, model.weights="
-                               f"{s.model_weights!r}, model.device={s.model_device!r}): {exc}") from None
+                               f"{s.model_weights!r}, model.device={s.model_device!r}, "
+                               f"model.backend={s.model_backend!r}): {exc}") from None
         if s.model_half:
             self.get_logger().warning("model.half=true: the core tracker runs fp32 only in this version; "
                                       "running fp32")
@@ -238,6 +247,9 @@ class TrackerNode(Node):
     # ---- state seen by tests and diagnostics -------------------------------------------------------------
     @property
     def device(self) -> str:
+        providers = getattr(getattr(self._tracker, "model", None), "providers", None)
+        if isinstance(providers, list):  # the onnxruntime backend: the providers its sessions run on
+            return f"onnxruntime {','.join(providers)}"
         return str(getattr(self._tracker, "device", "cpu"))
 
     def _attention_text(self) -> str:

@@ -3,9 +3,11 @@
     ros2 launch attsiammask_ros tracker.launch.py image:=/camera/image_raw
     ros2 launch attsiammask_ros tracker.launch.py image:=/cam/image namespace:=tracker variant:=r50 \
         weights:=/path/SiamMask_VOT.pth device:=cuda
+    ros2 launch attsiammask_ros tracker.launch.py backend:=onnxruntime providers:=tensorrt,cuda,cpu
 
-Defaults come from params_file (the installed config/tracker.yaml); the weights, device, variant and attention
-arguments override it only when given. `image` remaps the node's `image` (and `image/compressed`) input.
+Defaults come from params_file (the installed config/tracker.yaml); the weights, device, variant, attention,
+backend and providers arguments override it only when given. `image` remaps the node's `image` (and
+`image/compressed`) input.
 """
 import os  # noqa: I001 (ruff takes `launch` for this repository's launch/ folder)
 
@@ -20,9 +22,14 @@ EXECUTABLE = "tracker_node"
 NODE_NAME = "attsiammask_tracker"
 
 
-def parameter_overrides(weights: str, device: str, variant: str, attention: str) -> dict:
+def parameter_overrides(weights: str, device: str, variant: str, attention: str, backend: str = "",
+                        providers: str = "") -> dict:
     """Parameters the launch arguments set: only those given (non-empty); attention must be true or false."""
     overrides = {}
+    if backend:
+        overrides["model.backend"] = backend
+    if providers:
+        overrides["model.providers"] = providers
     if weights:
         overrides["model.weights"] = weights
     if device:
@@ -43,7 +50,8 @@ def _tracker_node(context):
 
     image = arg("image")
     parameters = [arg("params_file")]
-    overrides = parameter_overrides(arg("weights"), arg("device"), arg("variant"), arg("attention"))
+    overrides = parameter_overrides(arg("weights"), arg("device"), arg("variant"), arg("attention"), arg("backend"),
+                                    arg("providers"))
     if overrides:
         parameters.append(overrides)
     return [Node(
@@ -76,6 +84,10 @@ def generate_launch_description():
                               description="model.variant override: lite or r50 (empty: keep)"),
         DeclareLaunchArgument("attention", default_value="",
                               description="attention.enabled override: true or false (empty: keep)"),
+        DeclareLaunchArgument("backend", default_value="",
+                              description="model.backend override: torch or onnxruntime (empty: keep)"),
+        DeclareLaunchArgument("providers", default_value="",
+                              description="model.providers override, e.g. tensorrt,cuda,cpu (empty: keep)"),
         DeclareLaunchArgument("log_level", default_value="info",
                               description="log level: debug, info, warn, error or fatal"),
         OpaqueFunction(function=_tracker_node),

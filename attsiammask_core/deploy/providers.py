@@ -19,7 +19,7 @@ def canonical_provider(name: str) -> str:
     key = name.strip()
     if key.lower() in PROVIDER_ALIASES:
         return PROVIDER_ALIASES[key.lower()]
-    if key.endswith("ExecutionProvider"):
+    if key.lower().endswith("executionprovider"):
         return key
     raise ValueError(f"unknown onnxruntime provider {name!r}: use {', '.join(PROVIDER_ALIASES)} or a full "
                      f"onnxruntime name such as 'CUDAExecutionProvider'")

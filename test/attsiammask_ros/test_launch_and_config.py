@@ -110,6 +110,10 @@ def test_launch_overrides_only_given_arguments_and_they_are_schema_parameters():
         assert params.validate(name, value) is None
     with pytest.raises(ValueError, match="attention must be true or false"):
         overrides("", "", "", "maybe")
+    backend = overrides("", "", "", "", "onnxruntime", "tensorrt,cuda,cpu")
+    assert backend == {"model.backend": "onnxruntime", "model.providers": "tensorrt,cuda,cpu"}
+    for name, value in backend.items():
+        assert params.validate(name, value) is None
 
 
 def test_launch_file_with_launch_ros():

@@ -9,13 +9,15 @@ import pytest
 from attsiammask_ros import parameters as params
 
 CONTRACT_NAMES = [
-    "model.variant", "model.weights", "model.device", "model.half", "attention.enabled", "tracking.penalty_k",
+    "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.half",
+    "attention.enabled", "tracking.penalty_k",
     "tracking.window_influence", "tracking.lr", "tracking.context_amount", "tracking.mask_threshold",
     "tracking.lost_threshold", "tracking.lost_frames", "input.transport", "input.reliability", "input.queue_depth",
     "target.class_id", "target.frame_buffer", "target.stamp_tolerance_ms", "output.publish_mask",
     "output.publish_debug_image",
 ]
-READ_ONLY = {"model.variant", "model.weights", "model.device", "model.half", "attention.enabled",
+READ_ONLY = {"model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.half",
+             "attention.enabled",
              "input.transport", "input.reliability", "input.queue_depth"}
 
 
@@ -55,6 +57,10 @@ def test_defaults_are_valid():
     ("input.reliability", "reliable!", "one of best_effort, reliable"),
     ("model.device", "gpu", "model.device must match"),
     ("model.device", "cuda:x", "must match"),
+    ("model.backend", "tensorrt", "model.backend must be one of torch, onnxruntime"),
+    ("model.providers", "gpu", "model.providers must match"),
+    ("model.providers", "cuda,,cpu", "e.g. cpu; cuda,cpu"),
+    ("model.providers", "", "must match"),
     ("no.such", 1, "unknown parameter 'no.such'"),
 ])
 def test_validate_rejects_with_a_reason(name, value, words):
@@ -65,6 +71,8 @@ def test_validate_rejects_with_a_reason(name, value, words):
 @pytest.mark.parametrize("name, value", [
     ("tracking.lr", 1.0), ("tracking.lr", 1), ("tracking.mask_threshold", 0.0), ("model.device", "cuda:1"),
     ("model.device", "CUDA"), ("model.device", "cpu"), ("target.class_id", "person"), ("input.queue_depth", 1),
+    ("model.providers", "tensorrt, cuda, cpu"), ("model.providers", "CUDAExecutionProvider,cpu"),
+    ("model.backend", "onnxruntime"),
 ])
 def test_validate_accepts(name, value):
     assert params.validate(name, value) is None
