@@ -67,6 +67,21 @@ def synthetic_sequence(frames: int, size_wh: tuple[int, int] = (640, 480), seed:
     return out, (200.0, 150.0, 80.0, 60.0)
 
 
+class EvalTrackerTimer:
+    """An evaluation tracker (init/update, e.g. OpenCV's NanoTrack) with the Tracker's init/track/last_timings, so
+    bench_trackers times it on the same frames, in turn with ours."""
+
+    def __init__(self, tracker) -> None:  # type: ignore[no-untyped-def]
+        self.tracker = tracker
+        self.last_timings: dict[str, float] = {}
+
+    def init(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> None:
+        self.tracker.init(frame, box)
+
+    def track(self, frame: np.ndarray) -> object:
+        return self.tracker.update(frame)
+
+
 def bench_trackers(trackers: dict[str, Tracker], frames: list[np.ndarray], box: tuple[float, float, float, float],
                    warmup: int = 3) -> list[TrackBench]:
     """Init each tracker on the first frame, then track the rest, the trackers taking turns on every frame.

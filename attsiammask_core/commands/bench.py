@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from attsiammask_core.commands.arguments import run_ros_command
 
@@ -9,12 +10,28 @@ from attsiammask_core.commands.arguments import run_ros_command
 REFERENCE_STEP_MS = 262.0
 
 
-def _tracker(variant: str, weights, attention: bool):
+def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
     from attsiammask_core.tracker import Tracker
 
     # Loss logic off: with random weights scores are low, and every frame must run the full step.
     return Tracker.create(variant=variant, weights=weights, attention=attention, overrides={"lost_threshold": 0.0},
-                          random_init=weights is None)
+                          random_init=weights is None, backend=backend)
+
+
+def _nanotrack(peers):  # type: ignore[no-untyped-def]
+    from attsiammask_core.bench import EvalTrackerTimer
+    from attsiammask_core.eval.trackers import make_tracker
+
+    return EvalTrackerTimer(make_tracker("nanotrack", peers_dir=peers).create())
+
+
+def _row(result) -> str:  # type: ignore[no-untyped-def]
+    from attsiammask_core.bench import STAGES
+
+    stages = "".join(f"{result.stages[s].median_ms:>13.2f}" for s in STAGES) if any(
+        result.stages[s].median_ms for s in STAGES) else ""
+    return (f"{result.label:<34}{result.step.median_ms:>10.1f}{result.step.p95_ms:>9.1f}"
+            f"{1000.0 / result.step.median_ms:>7.1f}  " + stages)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,24 +47,35 @@ def run(args: argparse.Namespace) -> int:
     variants = args.variants or sorted(MODELS)
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench: {args.frames} frames {args.width}x{args.height}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, device cpu, weights: {args.weights or 'random (timing only)'}")
-    header = f"{'configuration':<22}{'median ms':>10}{'p95 ms':>9}{'fps':>7}  " + "".join(
-        f"{s + ' ms':>13}" for s in STAGES)
-    print(header)
+          f"{torch.get_num_threads()} threads, backends {', '.join(args.backends)}, "
+          f"weights: {args.weights or 'random (timing only)'}; configurations take turns on every frame")
+    print(f"{'configuration':<34}{'median ms':>10}{'p95 ms':>9}{'fps':>7}  " + "".join(f"{s + ' ms':>13}"
+                                                                                   for s in STAGES))
     results = {}
     for variant in variants:
-        trackers = {f"{variant} attention {'on' if att else 'off'}": _tracker(variant, args.weights, att)
-                    for att in (True, False)}
-        on, off = bench_trackers(trackers, frames, box, args.warmup)
-        results[(variant, True)], results[(variant, False)] = on, off
-        for result in (on, off):
-            print(f"{result.label:<22}{result.step.median_ms:>10.1f}{result.step.p95_ms:>9.1f}"
-                  f"{1000.0 / result.step.median_ms:>7.1f}  "
-                  + "".join(f"{result.stages[s].median_ms:>13.2f}" for s in STAGES))
-        print(f"{variant}: attention adds {100.0 * (on.step.median_ms / off.step.median_ms - 1):+.1f}% per frame "
-              f"(init {on.init_ms:.0f} ms with attention, {off.init_ms:.0f} ms without)")
-    if "r50" in variants:
-        r50 = results[("r50", True)]
+        trackers = {(backend, att): _tracker(variant, args.weights, att, backend)
+                    for backend in args.backends for att in (True, False)}
+        labelled = {f"{variant} {backend} attention {'on' if att else 'off'}": t
+                    for (backend, att), t in trackers.items()}
+        keys = [(variant, *key) for key in trackers]
+        if args.peers is not None and variant == variants[0]:  # timed in turns with the first variant
+            labelled["nanotrack V2 (OpenCV, reference)"] = _nanotrack(args.peers)
+            keys.append(("nanotrack",))
+        for key, result in zip(keys, bench_trackers(labelled, frames, box, args.warmup), strict=True):
+            results[key] = result
+            print(_row(result))
+        for backend in args.backends:
+            on, off = results[(variant, backend, True)], results[(variant, backend, False)]
+            print(f"{variant} {backend}: attention adds {100.0 * (on.step.median_ms / off.step.median_ms - 1):+.1f}% "
+                  f"per frame (init {on.init_ms:.0f} ms with attention, {off.init_ms:.0f} ms without)")
+        if "torch" in args.backends and "onnxruntime" in args.backends:
+            for att in (True, False):
+                torch_ms = results[(variant, "torch", att)].step.median_ms
+                ort_ms = results[(variant, "onnxruntime", att)].step.median_ms
+                print(f"{variant} attention {'on' if att else 'off'}: onnxruntime {torch_ms / ort_ms:.2f}x the "
+                      f"speed of torch ({ort_ms:.1f} vs {torch_ms:.1f} ms median, measured above in turns)")
+    if "r50" in variants and "torch" in args.backends:
+        r50 = results[("r50", "torch", True)]
         print(f"r50 vs the reference step ({REFERENCE_STEP_MS:.0f} ms, environment.md): "
               f"{REFERENCE_STEP_MS / r50.step.median_ms:.2f}x faster")
         cmp = compare_with_reference(_tracker("r50", args.weights, False), frames, box)
@@ -68,6 +96,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps (default 3)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--backends", nargs="+", default=["torch"], choices=("torch", "onnxruntime"),
+                        help="inference backends, timed in turns on the same frames (default torch)")
+    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files: adds OpenCV's NanoTrack V2 "
+                        "(nanotrackv2/*.onnx) on the same frames, for reference")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default: torch's choice; --node uses the node's: cores - 1)")
     node = parser.add_argument_group("--node: the ROS node end to end (needs make setup and env.sh)")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from attsiammask_core.models.refine import Window, crop_window
+from attsiammask_core.models.refine import Window
 
 from .graphs import GRAPHS
 from .providers import resolve_providers
@@ -30,11 +30,10 @@ class OrtKernels:
 
 
 @dataclass
-class OrtSearchFeatures:
-    xf: np.ndarray
-    f0: np.ndarray
-    f1: np.ndarray
-    f2: np.ndarray
+class OrtSearchInput:
+    """The search crop, held until search_heads runs the one search graph with the kernels."""
+
+    x: np.ndarray
 
 
 @dataclass
@@ -77,7 +76,7 @@ class OrtModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sessions = {name: ort.InferenceSession(graphs[name], sess_options=options, providers=chosen)
                     for name in GRAPHS}
-        used = sessions["search_features"].get_providers()
+        used = sessions["search"].get_providers()
         for name in chosen:
             if name not in used:  # listed by onnxruntime, but its libraries (CUDA, TensorRT) failed to load
                 warnings.warn(f"onnxruntime could not start {name} (see onnxruntime's log); running on "
@@ -139,23 +138,36 @@ class OrtModel:
         raise NotImplementedError("the onnxruntime backend has fixed input sizes: attention part_features="
                                   "'backbone' (a backbone run on a part of any size) needs backend='torch'")
 
-    def search_features(self, x: torch.Tensor) -> OrtSearchFeatures:
-        return OrtSearchFeatures(*self._run("search_features", _numpy(x)))
+    def search_features(self, x: torch.Tensor) -> OrtSearchInput:
+        """Nothing runs yet: the search step is one graph (the tracker's timings put it under "heads")."""
+        return OrtSearchInput(_numpy(x))
 
-    def search_heads(self, feats: OrtSearchFeatures, kernels: OrtKernels) -> OrtSearchOutput:
-        cls, loc, mask_corr = self._run("search_heads", feats.xf, _numpy(kernels.cls), _numpy(kernels.loc),
-                                        _numpy(kernels.mask))
+    def search_heads(self, feats: OrtSearchInput, kernels: OrtKernels) -> OrtSearchOutput:
+        cls, loc, mask_corr, f0, f1, f2 = self._run("search", feats.x, _numpy(kernels.cls), _numpy(kernels.loc),
+                                                    _numpy(kernels.mask))
         return OrtSearchOutput(cls=torch.from_numpy(cls), loc=torch.from_numpy(loc), mask_corr=mask_corr,
-                               f0=feats.f0, f1=feats.f1, f2=feats.f2)
+                               f0=f0, f1=f1, f2=f2)
 
     def refine(self, out: OrtSearchOutput, pos: tuple[int, int]) -> torch.Tensor:
         """Refined (1,127,127) mask logits at pos = (row y, col x)."""
         y, x = pos
-        p0, p1, p2 = (crop_window(torch.from_numpy(f), w, pos).numpy()
-                      for f, w in zip((out.f0, out.f1, out.f2), self.windows, strict=True))
+        p0, p1, p2 = (cut_window(f, w, pos) for f, w in zip((out.f0, out.f1, out.f2), self.windows, strict=True))
         p3 = out.mask_corr[:, :, y:y + 1, x:x + 1]
         logits = torch.from_numpy(self._run("refine", p0, p1, p2, p3)[0])
         return logits.reshape(-1, logits.size(-2), logits.size(-1))
+
+
+def cut_window(feature: np.ndarray, window: Window, pos: tuple[int, int]) -> np.ndarray:
+    """What refine.crop_window gives (zero padding, then the window at pos), without padding the whole map:
+    only the window is allocated (by hand: numpy has no windowed pad, and this runs every frame)."""
+    n, c, h, w = feature.shape
+    top, left = window.step * pos[0] - window.pad, window.step * pos[1] - window.pad
+    out = np.zeros((n, c, window.size, window.size), dtype=feature.dtype)
+    y0, y1 = max(top, 0), min(top + window.size, h)
+    x0, x1 = max(left, 0), min(left + window.size, w)
+    if y0 < y1 and x0 < x1:
+        out[:, :, y0 - top:y1 - top, x0 - left:x1 - left] = feature[:, :, y0:y1, x0:x1]
+    return out
 
 
 def _numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
