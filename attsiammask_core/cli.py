@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from attsiammask_core import __version__
-from attsiammask_core.commands import bench, convert, eval, export, stress, track, train, tune
+from attsiammask_core.commands import bench, convert, eval, export, parity, stress, track, train, tune
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -29,8 +29,8 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    _add_info, track.register, convert.register, export.register, bench.register, eval.register, train.register,
-    stress.register, tune.register]
+    _add_info, track.register, convert.register, export.register, parity.register, bench.register, eval.register,
+    train.register, stress.register, tune.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         sequences = discover(args.data, names=_sequence_names(args))
         if not sequences:
             raise ValueError(f"no sequences found in {args.data}")
-        factories = [make_tracker(spec, peers_dir=args.peers, weights=args.weights, device=args.device)
+        factories = [make_tracker(spec, peers_dir=args.peers, weights=args.weights, device=args.device,
+                                  backend=args.backend)
                      for spec in args.trackers]
     except (ValueError, OSError) as err:
         print(f"attsiammask eval: error: {err}", file=sys.stderr)
@@ -105,6 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="tracker specs: csrt kcf nanotrack vit ours[:VARIANT][:att|:noatt][:PRESET]")
     parser.add_argument("--protocol", choices=("ope", "vot", "both"), default="both", help="default both")
     parser.add_argument("--out", required=True, type=Path, help="output folder (runs/, results.json, table, plots)")
+    parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
+                        help="inference backend of ours (default torch)")
     parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (nanotrack, vit)")
     parser.add_argument("--weights", type=Path, help="weights for ours (official SiamMask .pth or .pt)")
     parser.add_argument("--device", default="cpu", help="device for ours: cpu, cuda, cuda:N or auto (default cpu)")

@@ -287,7 +287,8 @@ def _peer_factory(kind: str, peers_dir: Path | None) -> TrackerFactory:
     return TrackerFactory(spec=kind, create=lambda: OpenCVTracker(kind, create), options=options)
 
 
-def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_init: bool) -> TrackerFactory:
+def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_init: bool,
+                  backend: str = "torch") -> TrackerFactory:
     from attsiammask_core import __version__
     from attsiammask_core.tracker import Tracker
 
@@ -299,23 +300,30 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
     options = {"version": __version__, "config": dataclasses.asdict(base.config),
                "attention": dataclasses.asdict(base.attention_config), "device": str(base.device),
                "weights": str(weights) if weights is not None else ("random" if random_init else "embedded"),
-               "model_sha256": model_sha256(base.model)}
+               "model_sha256": model_sha256(base.model), "backend": backend}
+    model = base.model
+    if backend == "onnxruntime":  # the same loaded weights, exported in memory and run by onnxruntime
+        from attsiammask_core.deploy.ort_model import OrtModel
+
+        model = OrtModel.from_torch(base.model)
+        options["providers"] = model.providers
 
     def create() -> EvalTracker:
-        fresh = type(base)(base.model, config=base.config, attention=base.attention_config, device=base.device)
+        fresh = type(base)(model, config=base.config, attention=base.attention_config, device=base.device)
         return OursTracker(name, fresh)
 
     return TrackerFactory(spec=name, create=create, options=options)
 
 
 def make_tracker(spec: str, peers_dir: Path | None = None, weights: str | Path | None = None, device: str = "cpu",
-                 random_init: bool = False) -> TrackerFactory:
+                 random_init: bool = False, backend: str = "torch") -> TrackerFactory:
     """The factory of one tracker spec (see the module docstring for the grammar).
 
     ``peers_dir`` is needed by nanotrack and vit (FileNotFoundError naming the missing files otherwise);
-    ``weights``, ``device`` and ``random_init`` (tests/timing only) apply to "ours". ValueError on a bad spec.
+    ``weights``, ``device``, ``random_init`` (tests/timing only) and ``backend`` ("torch" or "onnxruntime") apply
+    to "ours". ValueError on a bad spec.
     """
     parsed = parse_spec(spec)
     if isinstance(parsed, OursSpec):
-        return _ours_factory(parsed, Path(weights) if weights is not None else None, device, random_init)
+        return _ours_factory(parsed, Path(weights) if weights is not None else None, device, random_init, backend)
     return _peer_factory(parsed, Path(peers_dir) if peers_dir is not None else None)
