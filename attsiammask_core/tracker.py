@@ -219,10 +219,10 @@ class Tracker:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if providers is not None and backend != "onnxruntime":
             raise ValueError("providers apply to backend='onnxruntime' only")
-        target_device = resolve_device(device)
-        if backend == "onnxruntime" and target_device.type != "cpu":
+        if backend == "onnxruntime" and str(device).strip().lower() not in ("cpu", "auto"):
             raise ValueError("with backend='onnxruntime' choose the hardware with providers (e.g. ['cuda']) "
                              "and keep device='cpu'")
+        target_device = resolve_device(device)
         model = build_model(variant)
         if weights is None and not random_init:
             weights = embedded_weights_path(variant)
