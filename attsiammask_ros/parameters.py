@@ -227,3 +227,18 @@ def declare(node: Any) -> TrackerNodeParameters:
     if errors:
         raise ParameterError("; ".join(errors))
     return read(node)
+
+
+def markdown_table() -> str:
+    """The parameter table of the README (a test keeps the README equal to this)."""
+    rows = ["| parameter | default | allowed | run time | description |", "| --- | --- | --- | --- | --- |"]
+    for spec in SPECS:
+        default = str(spec.default).lower() if spec.type is bool else (
+            f'"{spec.default}"' if spec.type is str else str(spec.default))
+        if spec.pattern is not None and spec.example:
+            allowed = f"e.g. {spec.example}"
+        else:
+            allowed = spec.constraints() or _type_name(spec.type)
+        rows.append(f"| `{spec.name}` | `{default}` | {allowed} | {'read-only' if spec.read_only else 'settable'} "
+                    f"| {spec.description} |")
+    return "\n".join(rows)

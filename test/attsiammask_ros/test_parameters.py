@@ -113,3 +113,10 @@ def test_tracking_defaults_are_the_values_stored_with_the_embedded_weights():
     for field in ("penalty_k", "window_influence", "lr", "context_amount", "mask_threshold", "lost_threshold",
                   "lost_frames"):
         assert params.DEFAULTS[f"tracking.{field}"] == getattr(stored, field), field
+
+
+def test_readme_parameter_table_is_the_schema():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert params.markdown_table() in readme, "README's parameter table is stale: paste params.markdown_table()"

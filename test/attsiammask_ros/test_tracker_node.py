@@ -44,7 +44,13 @@ from vision_msgs.msg import Detection2D  # noqa: E402
 from attsiammask_core import Tracker  # noqa: E402
 from attsiammask_core.config import TrackerConfig  # noqa: E402
 from attsiammask_ros import parameters as params  # noqa: E402
-from attsiammask_ros.tracker_node import StartupError, TrackerNode, WarningThrottle, tracker_config  # noqa: E402
+from attsiammask_ros.tracker_node import (  # noqa: E402
+    StartupError,
+    TrackerNode,
+    WarningThrottle,
+    build_tracker,
+    tracker_config,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -402,6 +408,17 @@ def test_warning_throttle_logs_each_kind_once_per_period():
     assert throttle.allow("c", now=2.0)
     assert not throttle.allow("d", now=2.0)  # at most 3 lines per period in all
     assert throttle.allow("image data truncated: 300 bytes", now=5.5)  # its period is over
+
+
+def test_build_tracker_with_the_onnxruntime_backend():
+    pytest.importorskip("onnxruntime", reason="onnxruntime not installed: make setup installs it")
+    settings = params.TrackerNodeParameters(model_backend="onnxruntime", model_providers="cuda, cpu")
+    with pytest.warns(RuntimeWarning, match="CUDAExecutionProvider is not available"):
+        tracker = build_tracker(settings)
+    assert type(tracker.model).__name__ == "OrtModel" and tracker.model.providers == ["CPUExecutionProvider"]
+    assert tracker.config.window_influence == 0.455  # the embedded weights' tuned values, as with torch
+    with pytest.raises(ValueError, match="choose the hardware with model.providers"):
+        build_tracker(params.TrackerNodeParameters(model_backend="onnxruntime", model_device="cuda"))
 
 
 def test_tracker_config_keeps_recovery_above_loss():
