@@ -108,6 +108,15 @@ class TrackerNodeParameters:
                                     "or reliable", choices=("best_effort", "reliable"), read_only=True)
     input_queue_depth: int = _param("input.queue_depth", 5, "image subscription history depth (keep last)",
                                     minimum=1, maximum=100, read_only=True)
+    input_camera_info: bool = _param("input.camera_info", False, "subscribe camera_info (sensor_msgs/CameraInfo, "
+                                     "matched to the image by stamp) and publish target/ray, the unit ray to the "
+                                     "target in the optical frame", read_only=True)
+    input_depth: bool = _param("input.depth", False, "subscribe depth (sensor_msgs/Image registered to the image: "
+                               "16UC1 mm or 32FC1 m) and publish target/point and target/detection3d; needs "
+                               "input.camera_info", read_only=True)
+    input_sync_tolerance_ms: float = _param("input.sync_tolerance_ms", 20.0, "largest stamp difference between "
+                                            "the image and the camera_info / depth paired with it",
+                                            minimum=0.0, maximum=1000.0)
     target_class_id: str = _param("target.class_id", "target", "class_id written into each Detection2D")
     target_frame_buffer: int = _param("target.frame_buffer", 30, "recent images kept to match set_target stamps",
                                       minimum=1, maximum=300)
@@ -120,6 +129,8 @@ class TrackerNodeParameters:
 
     def __post_init__(self) -> None:
         errors = [error for spec in SPECS if (error := validate(spec.name, getattr(self, spec.field_name)))]
+        if self.input_depth is True and self.input_camera_info is False:
+            errors.append("input.depth needs input.camera_info (the 3D point is the depth along the camera ray)")
         if errors:
             raise ParameterError("; ".join(errors))
 

@@ -35,6 +35,7 @@ import numpy as np
 import rclpy
 from attsiammask_interfaces.srv import SetTarget
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped, Vector3Stamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.event_handler import (
@@ -48,19 +49,21 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Float32
 from std_srvs.srv import Trigger
-from vision_msgs.msg import Detection2D
+from vision_msgs.msg import Detection2D, Detection3D
 
 from attsiammask_core import Tracker, TrackResult
 from attsiammask_core.config import TrackerConfig
 from attsiammask_core.eval.metrics import percentile
 from attsiammask_ros import messages
 from attsiammask_ros import parameters as params
+from attsiammask_ros import spatial as spatial_messages
 from attsiammask_ros.frame_buffer import FrameBuffer
 from attsiammask_ros.image_conversion import bgr_to_image, compressed_to_bgr, image_to_bgr, mask_to_image
 from attsiammask_ros.parameters import NODE_NAME, TrackerNodeParameters
+from attsiammask_ros.spatial import SpatialOutputs
 
 __all__ = ["TrackerNode", "StartupError", "build_tracker", "tracker_config", "main"]
 
@@ -226,6 +229,17 @@ class TrackerNode(Node):
             return self.create_publisher(kind, topic, 10, event_callbacks=PublisherEventCallbacks(
                 incompatible_qos=lambda event: self._output_incompatible_qos(topic, event)))
 
+        self._spatial: SpatialOutputs | None = None
+        if s.input_camera_info:  # same QoS as the image: camera drivers publish them side by side
+            self._spatial = SpatialOutputs(use_depth=s.input_depth)
+            self.create_subscription(CameraInfo, "camera_info", self._spatial.camera_infos.push, image_qos,
+                                     callback_group=image_group)
+            self._ray_pub = out(Vector3Stamped, "target/ray")
+            if s.input_depth:
+                self.create_subscription(Image, "depth", self._spatial.depths.push, image_qos,
+                                         callback_group=image_group)
+                self._point_pub = out(PointStamped, "target/point")
+                self._detection3d_pub = out(Detection3D, "target/detection3d")
         self._detection_pub = out(Detection2D, "detection")
         self._mask_pub = out(Image, "mask")
         self._confidence_pub = out(Float32, "confidence")
@@ -385,9 +399,26 @@ class TrackerNode(Node):
                                                                            settings.target_class_id))
             if settings.output_publish_mask:
                 self._mask_pub.publish(mask_to_image(result.mask, header))
+        if self._spatial is not None and target is not None and result is not None and result.state == TRACKING:
+            self._publish_spatial(frame, header, target, result, settings)
         if settings.output_publish_debug_image and self._debug_pub.get_subscription_count() > 0:
             overlay = messages.debug_overlay(frame, result, self._state, target.track_id if target else "")
             self._debug_pub.publish(bgr_to_image(overlay, header))
+
+    def _publish_spatial(self, frame: np.ndarray, header: Any, target: Target, result: TrackResult,
+                         settings: TrackerNodeParameters) -> None:
+        """target/ray, and with depth target/point and target/detection3d; a missing input is counted, not fatal."""
+        spatial = self._spatial
+        tolerance_ns = int(settings.input_sync_tolerance_ms * 1e6)
+        out = spatial.compute(result, messages.stamp_to_ns(header.stamp), frame.shape[:2], tolerance_ns)
+        if out.ray is not None:
+            self._ray_pub.publish(spatial_messages.ray_message(out.ray, header))
+        if out.point is not None:
+            self._point_pub.publish(spatial_messages.point_message(out.point, header))
+            self._detection3d_pub.publish(spatial_messages.detection3d_message(
+                out.point, out.size, header, target.track_id, settings.target_class_id, result.score))
+        if out.problem:
+            self._warn(f"no 3D output for this frame: {out.problem}")
 
     # ---- targets ---------------------------------------------------------------------------------------------
     def set_target_callback(self, request: Any, response: Any) -> Any:
@@ -529,6 +560,8 @@ class TrackerNode(Node):
             "track id": target.track_id if target else "", "model variant": self.settings.model_variant,
             "attention": self._attention_text(), "device": self.device, "node": self.get_fully_qualified_name(),
         }
+        if self._spatial is not None:
+            values.update(self._spatial.stats.values(self.settings.input_depth))
         self._diagnostics_pub.publish(messages.diagnostics_message(
             self.get_clock().now().to_msg(), f"{self.get_name()}: tracking", self._state, values))
 

@@ -136,3 +136,15 @@ def test_export_folder_runs_with_the_stored_values(tmp_path, crossing, capsys):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="not written by `attsiammask export`"):
         Tracker.create(variant="lite", backend="onnxruntime", weights=tmp_path / "empty")
+
+
+def test_parity_command_prints_both_measures(shared_sequences, capsys):
+    from attsiammask_core.cli import main
+
+    code = main(["parity", "--data", str(shared_sequences), "--sequences", "Crossing", "--variants", "lite",
+                 "--max-frames", "4"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "per frame, same state" in out and "closed loops" in out
+    assert "lite            on  Crossing                          4" in out
+    assert "within the tolerances; closed loops parted (> 0.5 px) in 0 of 2 runs" in out

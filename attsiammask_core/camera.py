@@ -1,0 +1,120 @@
+"""Pinhole camera geometry for the target's bearing and 3D position: pixel -> unit ray (lens distortion undone
+with OpenCV), robust depth over the mask, and the 3D point and extent in the camera's optical frame
+(x right, y down, z forward). Pure functions; ROS-free (the node converts sensor_msgs/CameraInfo)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+# distortion_model names of sensor_msgs/CameraInfo (sensor_msgs/distortion_models.hpp)
+PLUMB_BOB, RATIONAL_POLYNOMIAL, EQUIDISTANT = "plumb_bob", "rational_polynomial", "equidistant"
+
+
+@dataclass(frozen=True)
+class PinholeCamera:
+    """The intrinsics of one camera: K (3x3), distortion coefficients D and their model, image size."""
+
+    k: np.ndarray
+    d: np.ndarray
+    distortion_model: str
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        k = np.asarray(self.k, dtype=np.float64).reshape(3, 3)
+        if not (np.all(np.isfinite(k)) and k[0, 0] > 0 and k[1, 1] > 0):
+            raise ValueError(f"camera matrix K needs finite, positive fx and fy, got {k.tolist()}")
+        d = np.asarray(self.d, dtype=np.float64).reshape(-1)
+        if not np.all(np.isfinite(d)):
+            raise ValueError("distortion coefficients must be finite")
+        if self.distortion_model == EQUIDISTANT and d.size != 4:
+            raise ValueError(f"equidistant distortion has 4 coefficients, got {d.size}")
+        if self.distortion_model not in (PLUMB_BOB, RATIONAL_POLYNOMIAL, EQUIDISTANT) and np.any(d != 0):
+            raise ValueError(f"unsupported distortion model {self.distortion_model!r} (plumb_bob, "
+                             f"rational_polynomial, equidistant)")
+        object.__setattr__(self, "k", k)
+        object.__setattr__(self, "d", d)
+
+    @property
+    def fx(self) -> float:
+        return float(self.k[0, 0])
+
+    @property
+    def fy(self) -> float:
+        return float(self.k[1, 1])
+
+
+def normalised_coordinates(camera: PinholeCamera, pixels_uv: np.ndarray) -> np.ndarray:
+    """(N,2) pixel coordinates -> (N,2) undistorted normalised coordinates (x/z, y/z)."""
+    points = np.asarray(pixels_uv, dtype=np.float64).reshape(-1, 1, 2)
+    if camera.distortion_model == EQUIDISTANT:
+        out = cv2.fisheye.undistortPoints(points, camera.k, camera.d)
+    elif camera.d.size == 0 or not np.any(camera.d):
+        out = cv2.undistortPoints(points, camera.k, None)
+    else:
+        out = cv2.undistortPoints(points, camera.k, camera.d)
+    return out.reshape(-1, 2)
+
+
+def pixel_ray(camera: PinholeCamera, u: float, v: float) -> np.ndarray:
+    """Unit vector (3,) from the optical centre through pixel (u, v), in the optical frame."""
+    x, y = normalised_coordinates(camera, np.array([[u, v]]))[0]
+    ray = np.array([x, y, 1.0])
+    return ray / np.linalg.norm(ray)
+
+
+def target_pixel(mask: np.ndarray | None, box_xywh: tuple[float, float, float, float]) -> tuple[float, float]:
+    """The mask's centroid (pixel centres) when it has pixels, else the box centre."""
+    if mask is not None and mask.any():
+        ys, xs = np.nonzero(mask)
+        return float(xs.mean()), float(ys.mean())
+    x, y, w, h = box_xywh
+    return x + w / 2.0 - 0.5, y + h / 2.0 - 0.5  # pixel-centre convention, as the centroid above
+
+
+def depth_in_metres(depth: np.ndarray, encoding: str) -> np.ndarray:
+    """A depth image as float metres: 16UC1 millimetres or 32FC1 metres; 0 and non-finite become NaN."""
+    if encoding == "16UC1":
+        metres = depth.astype(np.float64) / 1000.0
+    elif encoding == "32FC1":
+        metres = depth.astype(np.float64)
+    else:
+        raise ValueError(f"depth encoding {encoding!r} is not supported (16UC1 millimetres or 32FC1 metres)")
+    metres[~np.isfinite(metres) | (metres <= 0)] = np.nan
+    return metres
+
+
+@dataclass(frozen=True)
+class TargetDepth:
+    """Robust depth over the target's pixels: the median, the 10th-90th percentile spread, how many were valid."""
+
+    median_m: float
+    spread_m: float
+    valid_pixels: int
+
+
+def robust_depth(depth_m: np.ndarray, mask: np.ndarray, min_valid: int = 10) -> TargetDepth | None:
+    """Median of the valid depths under the mask (NaN ignored); None when fewer than `min_valid` are valid."""
+    if depth_m.shape != mask.shape:
+        raise ValueError(f"depth {depth_m.shape} and mask {mask.shape} differ in size: the depth image must be "
+                         f"registered to the colour image")
+    values = depth_m[mask]
+    values = values[np.isfinite(values)]
+    if values.size < min_valid:
+        return None
+    low, mid, high = np.percentile(values, [10, 50, 90])
+    return TargetDepth(float(mid), float(high - low), int(values.size))
+
+
+def point_at_depth(ray: np.ndarray, depth_z_m: float) -> np.ndarray:
+    """The 3D point on `ray` whose z (distance along the optical axis, what depth images hold) is depth_z_m."""
+    return np.asarray(ray, dtype=np.float64) * (depth_z_m / ray[2])
+
+
+def metric_extent(camera: PinholeCamera, box_xywh: tuple[float, float, float, float], depth_z_m: float,
+                  spread_m: float) -> np.ndarray:
+    """Size (x, y, z) in metres: the box's pixel extent at the target's depth, and the depth spread for z."""
+    _, _, w, h = box_xywh
+    return np.array([w * depth_z_m / camera.fx, h * depth_z_m / camera.fy, spread_m])
