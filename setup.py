@@ -77,6 +77,7 @@ setup(
             "attsiammask = attsiammask_core.cli:main",
             "set_target = attsiammask_ros.set_target_client:main",
             "tracker_node = attsiammask_ros.tracker_node:main",
+            "follow_target = attsiammask_ros.follow_target:main",
         ],
     },
 )

@@ -1,0 +1,162 @@
+"""`follow_target`: an example controller on the tracker's outputs. It turns toward the target and keeps a set
+distance: subscribes target/point (geometry_msgs/PointStamped, from input.depth) and, for turning alone,
+target/ray (geometry_msgs/Vector3Stamped), plus confidence; publishes cmd_vel (geometry_msgs/Twist) at a fixed rate.
+
+Assumes the camera looks along the robot's forward axis, level, near its turning axis (optical frame: x right,
+z forward). Speeds are bounded; it stops (publishes zero) when the target is lost (confidence below
+min_confidence), when its data is older than timeout_s, and on shutdown.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, fields
+from typing import Any
+
+import rclpy
+from geometry_msgs.msg import PointStamped, Twist, Vector3Stamped
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_msgs.msg import Float32
+
+NODE_NAME = "follow_target"
+
+
+@dataclass(frozen=True)
+class FollowParameters:
+    """The controller's parameters (ROS names: the field names) with their ranges."""
+
+    target_distance: float = 1.5  # metres to keep from the target
+    k_linear: float = 0.8  # m/s per metre of distance error
+    k_angular: float = 1.5  # rad/s per radian of heading error
+    max_linear: float = 0.5  # m/s, forwards and backwards
+    max_angular: float = 1.0  # rad/s
+    timeout_s: float = 0.5  # older data stops the robot
+    min_confidence: float = 0.3  # below it the target counts as lost
+    rate_hz: float = 20.0  # cmd_vel rate
+
+    RANGES = {"target_distance": (0.1, 20.0), "k_linear": (0.0, 10.0), "k_angular": (0.0, 20.0),
+              "max_linear": (0.0, 5.0), "max_angular": (0.0, 10.0), "timeout_s": (0.05, 10.0),
+              "min_confidence": (0.0, 1.0), "rate_hz": (1.0, 200.0)}
+
+    def __post_init__(self) -> None:
+        problems = [problem for f in fields(self) if (problem := check(f.name, getattr(self, f.name)))]
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def check(name: str, value: Any) -> str | None:
+    """None when `value` is allowed for parameter `name`, else why not."""
+    if name not in FollowParameters.RANGES:
+        return f"unknown parameter {name!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"{name} must be a finite number, got {value!r}"
+    low, high = FollowParameters.RANGES[name]
+    return None if low <= value <= high else f"{name} must be in [{low}, {high}], got {value}"
+
+
+@dataclass(frozen=True)
+class Command:
+    linear: float
+    angular: float
+    reason: str  # "following", "turning" (ray only), "lost", "stale", "no data"
+
+
+def command(p: FollowParameters, point: tuple[float, float, float] | None, point_age: float,
+            ray: tuple[float, float, float] | None, ray_age: float, confidence: float | None) -> Command:
+    """The bounded velocity command for the latest data (pure: ages in seconds, confidence None = none yet)."""
+    if confidence is not None and confidence < p.min_confidence:
+        return Command(0.0, 0.0, "lost")
+    fresh_point = point is not None and point_age <= p.timeout_s
+    fresh_ray = ray is not None and ray_age <= p.timeout_s
+    if not fresh_point and not fresh_ray:
+        return Command(0.0, 0.0, "stale" if point is not None or ray is not None else "no data")
+    x, _, z = point if fresh_point else ray
+    heading = math.atan2(x, z)  # positive: the target is to the right
+    angular = _clamp(-p.k_angular * heading, p.max_angular)  # turning right is negative about z (REP-103)
+    if not fresh_point:
+        return Command(0.0, angular, "turning")
+    error = math.hypot(x, z) - p.target_distance
+    linear = _clamp(p.k_linear * error * max(math.cos(heading), 0.0), p.max_linear)
+    return Command(linear, angular, "following")
+
+
+def _clamp(value: float, bound: float) -> float:
+    return max(-bound, min(bound, value))
+
+
+class FollowTargetNode(Node):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        defaults = FollowParameters()
+        for f in fields(defaults):
+            self.declare_parameter(f.name, float(getattr(defaults, f.name)))
+        self.settings = FollowParameters(**{f.name: self.get_parameter(f.name).value for f in fields(defaults)})
+        self.add_on_set_parameters_callback(self._check)
+        self._point: tuple[tuple[float, float, float], float] | None = None
+        self._ray: tuple[tuple[float, float, float], float] | None = None
+        self._confidence: float | None = None
+        self.last = Command(0.0, 0.0, "no data")
+        self.create_subscription(PointStamped, "target/point", self._on_point, 10)
+        self.create_subscription(Vector3Stamped, "target/ray", self._on_ray, 10)
+        self.create_subscription(Float32, "confidence", self._on_confidence, 10)
+        self._cmd_pub = self.create_publisher(Twist, "cmd_vel", 10)
+        self._timer = self.create_timer(1.0 / self.settings.rate_hz, self._tick)
+
+    def _check(self, parameters: list[Any]) -> SetParametersResult:
+        values = {f.name: getattr(self.settings, f.name) for f in fields(self.settings)}
+        for parameter in parameters:
+            values[parameter.name] = parameter.value
+        try:
+            settings = FollowParameters(**values)
+        except (ValueError, TypeError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.settings = settings
+        return SetParametersResult(successful=True)
+
+    def _on_point(self, msg: PointStamped) -> None:
+        self._point = ((msg.point.x, msg.point.y, msg.point.z), time.monotonic())
+
+    def _on_ray(self, msg: Vector3Stamped) -> None:
+        self._ray = ((msg.vector.x, msg.vector.y, msg.vector.z), time.monotonic())
+
+    def _on_confidence(self, msg: Float32) -> None:
+        self._confidence = float(msg.data)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        point, point_at = self._point or (None, 0.0)
+        ray, ray_at = self._ray or (None, 0.0)
+        self.last = command(self.settings, point, now - point_at, ray, now - ray_at, self._confidence)
+        self.publish(self.last)
+
+    def publish(self, cmd: Command) -> None:
+        twist = Twist()
+        twist.linear.x, twist.angular.z = float(cmd.linear), float(cmd.angular)
+        self._cmd_pub.publish(twist)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = FollowTargetNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:  # invalid parameters at start-up
+        rclpy.logging.get_logger(NODE_NAME).error(f"cannot start: {exc}")
+        return 1
+    finally:
+        if node is not None:
+            if rclpy.ok():
+                node.publish(Command(0.0, 0.0, "shutdown"))  # leave the robot standing
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
