@@ -78,6 +78,7 @@ setup(
             "set_target = attsiammask_ros.set_target_client:main",
             "tracker_node = attsiammask_ros.tracker_node:main",
             "follow_target = attsiammask_ros.follow_target:main",
+            "tracker_lifecycle_node = attsiammask_ros.lifecycle_node:main",
         ],
     },
 )

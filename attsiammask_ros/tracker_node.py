@@ -163,24 +163,32 @@ class WarningThrottle:
             return True
 
 
-class TrackerNode(Node):
-    """Subscribes to images, serves set_target/clear_target, publishes detection, mask, confidence, diagnostics."""
+class TrackerNodeBase:
+    """The tracker node's behaviour, shared by the plain node (TrackerNode) and the managed one
+    (attsiammask_ros.lifecycle_node): declare parameters, load the model, open and close the ROS interfaces."""
 
-    def __init__(self, *, build_tracker: TrackerFactory = build_tracker, node_name: str = NODE_NAME,
-                 **node_kwargs: Any) -> None:
-        super().__init__(node_name, **node_kwargs)
+    _active = True  # the managed node processes and publishes only while active
+    _open = False
+
+    def _declare_settings(self) -> TrackerNodeParameters:
         try:
-            self.settings = params.declare(self)
+            settings = params.declare(self)
         except params.ParameterError as exc:
             self.destroy_node()
             raise StartupError(f"invalid parameters: {exc}") from None
+        self.add_pre_set_parameters_callback(self._log_rejected_parameters)
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        return settings
+
+    def _load_model(self, build_tracker: TrackerFactory) -> None:
+        """Build the tracker (the model is loaded here); StartupError says why it cannot be."""
         s = self.settings
         try:
             self._tracker = build_tracker(s)
             self._base_config = self._tracker.config
             self._tracker.config = tracker_config(self._base_config, s)
         except Exception as exc:  # no embedded weights, unreadable file, bad device, ...
-            self.destroy_node()
             raise StartupError(f"cannot build the tracker (model.variant={s.model_variant!r}, model.weights="
                                f"{s.model_weights!r}, model.device={s.model_device!r}, "
                                f"model.backend={s.model_backend!r}): {exc}") from None
@@ -188,6 +196,9 @@ class TrackerNode(Node):
             self.get_logger().warning("model.half=true: the core tracker runs fp32 only in this version; "
                                       "running fp32")
 
+    def _open_interfaces(self) -> None:
+        """State, subscriptions, services, publishers, the diagnostics timer and the inference thread."""
+        s = self.settings
         self._lock = threading.Lock()          # the tracker, the target and the publications
         self._cond = threading.Condition()     # the pending (newest) frame
         self._pending: tuple[Any, float] | None = None
@@ -199,6 +210,11 @@ class TrackerNode(Node):
         self._warnings = WarningThrottle()
         self._frames: FrameBuffer[Any] = FrameBuffer(s.target_frame_buffer)
         self._diag_last = (time.monotonic(), 0)
+        self._entities: list[tuple[str, Any]] = []  # what _close_interfaces destroys
+
+        def keep(kind: str, entity: Any) -> Any:
+            self._entities.append((kind, entity))
+            return entity
 
         image_group = MutuallyExclusiveCallbackGroup()
         self._service_group = MutuallyExclusiveCallbackGroup()
@@ -214,30 +230,31 @@ class TrackerNode(Node):
         else:
             self._image_sub = self.create_subscription(Image, "image", self.image_callback, image_qos,
                                                        callback_group=image_group, event_callbacks=events)
-        self.create_subscription(Detection2D, "target", self.target_callback, 10,
-                                 callback_group=self._service_group)
+        keep("subscription", self._image_sub)
+        keep("subscription", self.create_subscription(Detection2D, "target", self.target_callback, 10,
+                                                      callback_group=self._service_group))
         # Deeper than rclpy's default (keep last 10): a burst of calls while the executor is busy must queue,
         # not lose the oldest requests unanswered.
         service_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=_SERVICE_QUEUE_DEPTH,
                                  reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
-        self.create_service(SetTarget, "set_target", self.set_target_callback, qos_profile=service_qos,
-                            callback_group=self._service_group)
-        self.create_service(Trigger, "clear_target", self.clear_target_callback, qos_profile=service_qos,
-                            callback_group=self._service_group)
+        keep("service", self.create_service(SetTarget, "set_target", self.set_target_callback,
+                                            qos_profile=service_qos, callback_group=self._service_group))
+        keep("service", self.create_service(Trigger, "clear_target", self.clear_target_callback,
+                                            qos_profile=service_qos, callback_group=self._service_group))
 
         def out(kind: type, topic: str) -> Any:
-            return self.create_publisher(kind, topic, 10, event_callbacks=PublisherEventCallbacks(
-                incompatible_qos=lambda event: self._output_incompatible_qos(topic, event)))
+            return keep("publisher", self.create_publisher(kind, topic, 10, event_callbacks=PublisherEventCallbacks(
+                incompatible_qos=lambda event: self._output_incompatible_qos(topic, event))))
 
         self._spatial: SpatialOutputs | None = None
         if s.input_camera_info:  # same QoS as the image: camera drivers publish them side by side
             self._spatial = SpatialOutputs(use_depth=s.input_depth)
-            self.create_subscription(CameraInfo, "camera_info", self._spatial.camera_infos.push, image_qos,
-                                     callback_group=image_group)
+            keep("subscription", self.create_subscription(CameraInfo, "camera_info", self._spatial.camera_infos.push,
+                                                          image_qos, callback_group=image_group))
             self._ray_pub = out(Vector3Stamped, "target/ray")
             if s.input_depth:
-                self.create_subscription(Image, "depth", self._spatial.depths.push, image_qos,
-                                         callback_group=image_group)
+                keep("subscription", self.create_subscription(Image, "depth", self._spatial.depths.push, image_qos,
+                                                              callback_group=image_group))
                 self._point_pub = out(PointStamped, "target/point")
                 self._detection3d_pub = out(Detection3D, "target/detection3d")
         self._detection_pub = out(Detection2D, "detection")
@@ -245,18 +262,33 @@ class TrackerNode(Node):
         self._confidence_pub = out(Float32, "confidence")
         self._debug_pub = out(Image, "debug_image")
         self._diagnostics_pub = out(DiagnosticArray, "/diagnostics")
-        self.create_timer(1.0, self.diagnostics_callback, callback_group=diagnostics_group)
-
-        self.add_pre_set_parameters_callback(self._log_rejected_parameters)
-        self.add_on_set_parameters_callback(self._check_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
+        keep("timer", self.create_timer(1.0, self.diagnostics_callback, callback_group=diagnostics_group))
 
         self._thread = threading.Thread(target=self._inference_loop, name="attsiammask_inference", daemon=True)
         self._thread.start()
+        self._open = True
+
+    def _close_interfaces(self) -> None:
+        """Stop the inference thread, destroy what _open_interfaces made and drop the model."""
+        if not self._open:
+            return
+        self.stop()
+        destroy = {"subscription": self.destroy_subscription, "publisher": self.destroy_publisher,
+                   "service": self.destroy_service, "timer": self.destroy_timer}
+        for kind, entity in reversed(self._entities):
+            destroy[kind](entity)
+        self._entities.clear()
+        with self._lock:
+            self._tracker, self._target, self._state = None, None, IDLE
+        self._open = False
+
+    def _log_ready(self) -> None:
+        s = self.settings
         self.get_logger().info(
             f"ready: model {s.model_variant} on {self.device}, attention {self._attention_text()}, "
             f"listening on {self._image_sub.topic_name} ({s.input_transport}, {s.input_reliability}, depth "
             f"{s.input_queue_depth}); call {self.resolve_service_name('set_target')} to start tracking")
+
 
     # ---- state seen by tests and diagnostics -------------------------------------------------------------
     @property
@@ -286,6 +318,8 @@ class TrackerNode(Node):
     # ---- image input ---------------------------------------------------------------------------------------
     def image_callback(self, msg: Any) -> None:
         """Keep only the newest frame for the inference thread (count the one it replaces) and buffer it."""
+        if not self._active:  # the managed node, inactive: images are not taken
+            return
         self._frames.push(messages.stamp_to_ns(msg.header.stamp), msg)
         with self._cond:
             self.stats.received += 1
@@ -392,6 +426,8 @@ class TrackerNode(Node):
 
     def _publish(self, frame: np.ndarray, header: Any, target: Target | None, result: TrackResult | None,
                  settings: TrackerNodeParameters) -> None:
+        if not self._active:  # deactivated while this frame was in inference
+            return
         self._confidence_pub.publish(messages.confidence_message(result.score if result else None))
         if target is not None and result is not None:
             if result.state == TRACKING:
@@ -436,6 +472,8 @@ class TrackerNode(Node):
             self._warn(f"ignored a target message on {self.resolve_topic_name('target')}: {message}")
 
     def _set_target(self, bbox: Any, stamp_ns: int) -> tuple[bool, str, str]:
+        if not self._active:
+            return False, "the node is not active (lifecycle): activate it, then call set_target", ""
         latest = self._frames.latest()
         if latest is None:
             return False, (f"no image received yet on {self._image_sub.topic_name}: publish images (check the topic "
@@ -541,6 +579,8 @@ class TrackerNode(Node):
 
     # ---- diagnostics -----------------------------------------------------------------------------------------
     def diagnostics_callback(self) -> None:
+        if not self._active:
+            return
         now = time.monotonic()
         last_time, last_processed = self._diag_last
         processed = self.stats.processed
@@ -579,6 +619,22 @@ class TrackerNode(Node):
         if hasattr(self, "_cond"):
             self.stop()
         super().destroy_node()
+
+
+class TrackerNode(TrackerNodeBase, Node):
+    """Subscribes to images, serves set_target/clear_target, publishes detection, mask, confidence, diagnostics."""
+
+    def __init__(self, *, build_tracker: TrackerFactory = build_tracker, node_name: str = NODE_NAME,
+                 **node_kwargs: Any) -> None:
+        super().__init__(node_name, **node_kwargs)
+        self.settings = self._declare_settings()
+        try:
+            self._load_model(build_tracker)
+        except StartupError:
+            self.destroy_node()
+            raise
+        self._open_interfaces()
+        self._log_ready()
 
 
 def _ignore_further_signals() -> None:

@@ -4,6 +4,7 @@
     ros2 launch attsiammask_ros tracker.launch.py image:=/cam/image namespace:=tracker variant:=r50 \
         weights:=/path/SiamMask_VOT.pth device:=cuda
     ros2 launch attsiammask_ros tracker.launch.py backend:=onnxruntime providers:=tensorrt,cuda,cpu
+    ros2 launch attsiammask_ros tracker.launch.py lifecycle:=true   # managed node, for a lifecycle manager
 
 Defaults come from params_file (the installed config/tracker.yaml); the weights, device, variant, attention,
 backend and providers arguments override it only when given. `image` remaps the node's `image` (and
@@ -15,10 +16,11 @@ from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
+from launch_ros.actions import LifecycleNode, Node
 
 PACKAGE = "attsiammask_ros"
 EXECUTABLE = "tracker_node"
+LIFECYCLE_EXECUTABLE = "tracker_lifecycle_node"
 NODE_NAME = "attsiammask_tracker"
 
 
@@ -44,6 +46,14 @@ def parameter_overrides(weights: str, device: str, variant: str, attention: str,
     return overrides
 
 
+def lifecycle_flag(value: str) -> bool:
+    """The lifecycle argument: true or false."""
+    flag = value.strip().lower()
+    if flag not in ("true", "false"):
+        raise ValueError(f"lifecycle must be true or false, got {value!r}")
+    return flag == "true"
+
+
 def _tracker_node(context):
     def arg(name):
         return LaunchConfiguration(name).perform(context)
@@ -54,9 +64,13 @@ def _tracker_node(context):
                                     arg("providers"))
     if overrides:
         parameters.append(overrides)
-    return [Node(
+    managed = lifecycle_flag(arg("lifecycle"))
+    # The managed node starts unconfigured: a lifecycle manager (or `ros2 lifecycle set`) configures and
+    # activates it.
+    kind = LifecycleNode if managed else Node
+    return [kind(
         package=PACKAGE,
-        executable=EXECUTABLE,
+        executable=LIFECYCLE_EXECUTABLE if managed else EXECUTABLE,
         name=NODE_NAME,
         namespace=arg("namespace"),
         parameters=parameters,
@@ -88,6 +102,8 @@ def generate_launch_description():
                               description="model.backend override: torch or onnxruntime (empty: keep)"),
         DeclareLaunchArgument("providers", default_value="",
                               description="model.providers override, e.g. tensorrt,cuda,cpu (empty: keep)"),
+        DeclareLaunchArgument("lifecycle", default_value="false",
+                              description="true: the managed (lifecycle) node, started unconfigured"),
         DeclareLaunchArgument("log_level", default_value="info",
                               description="log level: debug, info, warn, error or fatal"),
         OpaqueFunction(function=_tracker_node),

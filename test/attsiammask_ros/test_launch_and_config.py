@@ -70,13 +70,14 @@ def _constants(tree: ast.Module) -> dict:
 def test_launch_file_without_launch_ros_declares_the_arguments_and_names_the_node():
     tree = _launch_tree()
     names = [call.args[0].value for call in _calls(tree, "DeclareLaunchArgument")]
-    assert {"image", "params_file", "namespace", "weights", "device"} <= set(names)
+    assert {"image", "params_file", "namespace", "weights", "device", "lifecycle"} <= set(names)
     assert len(names) == len(set(names))
     constants = _constants(tree)
     assert constants["PACKAGE"] == "attsiammask_ros"
     assert constants["EXECUTABLE"] == "tracker_node"
+    assert constants["LIFECYCLE_EXECUTABLE"] == "tracker_lifecycle_node"
     assert constants["NODE_NAME"] == params.NODE_NAME
-    (node,) = _calls(tree, "Node")
+    (node,) = _calls(tree, "kind")  # launch_ros Node, or LifecycleNode with lifecycle:=true
     keywords = {kw.arg for kw in node.keywords}
     assert {"package", "executable", "name", "namespace", "parameters", "remappings"} <= keywords
     # the default params file is the installed config/tracker.yaml of this package
@@ -86,18 +87,26 @@ def test_launch_file_without_launch_ros_declares_the_arguments_and_names_the_nod
     assert [getattr(a, "value", None) for a in join.args[1:]] == ["config", "tracker.yaml"]
     # the console script the launch file runs exists
     assert "tracker_node = attsiammask_ros.tracker_node:main" in (REPO / "setup.py").read_text()
+    assert "tracker_lifecycle_node = attsiammask_ros.lifecycle_node:main" in (REPO / "setup.py").read_text()
     # image is remapped to the argument
     remaps = next(kw.value for kw in node.keywords if kw.arg == "remappings")
     assert "'image'" in ast.unparse(remaps) and "'image/compressed'" in ast.unparse(remaps)
 
 
-def _parameter_overrides():
-    """The launch file's pure override helper, compiled on its own (launch_ros is not needed for it)."""
+def _parameter_overrides(name: str = "parameter_overrides"):
+    """One of the launch file's pure helpers, compiled on its own (launch_ros is not needed for it)."""
     tree = _launch_tree()
-    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "parameter_overrides"]
+    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
     namespace: dict = {}
     exec(compile(ast.Module(body=[function], type_ignores=[]), str(LAUNCH), "exec"), namespace)
-    return namespace["parameter_overrides"]
+    return namespace[name]
+
+
+def test_launch_lifecycle_flag():
+    flag = _parameter_overrides("lifecycle_flag")
+    assert flag("true") is True and flag(" False ") is False
+    with pytest.raises(ValueError, match="lifecycle must be true or false"):
+        flag("yes")
 
 
 def test_launch_overrides_only_given_arguments_and_they_are_schema_parameters():
@@ -127,3 +136,17 @@ def test_launch_file_with_launch_ros():
 
     names = {a.name for a in description.entities if isinstance(a, DeclareLaunchArgument)}
     assert {"image", "params_file", "namespace", "weights", "device"} <= names
+
+
+def test_follow_target_launch_file_runs_the_tracker_with_depth_and_the_controller():
+    tree = ast.parse((REPO / "launch" / "follow_target.launch.py").read_text())
+    names = [call.args[0].value for call in _calls(tree, "DeclareLaunchArgument")]
+    assert {"image", "camera_info", "depth", "cmd_vel", "target_distance"} <= set(names)
+    executables = {kw.value.value for call in _calls(tree, "Node") for kw in call.keywords if kw.arg == "executable"}
+    assert executables == {"tracker_node", "follow_target"}
+    setup = (REPO / "setup.py").read_text()
+    assert "follow_target = attsiammask_ros.follow_target:main" in setup
+    text = ast.unparse(tree)
+    assert "'input.camera_info': True" in text and "'input.depth': True" in text
+    for name in ("target_distance", "max_linear", "max_angular"):
+        assert f"'{name}': arg('{name}')" in text
