@@ -13,18 +13,11 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
 from attsiammask_ros.parameters import NODE_NAME
-from attsiammask_ros.tracker_node import (
-    StartupError,
-    TrackerFactory,
-    TrackerNodeBase,
-    _ignore_further_signals,
-    build_tracker,
-)
+from attsiammask_ros.tracker_node import StartupError, TrackerFactory, TrackerNodeBase, build_tracker
+from attsiammask_ros.tracker_node import main as run_node
 
 
 class LifecycleTrackerNode(TrackerNodeBase, LifecycleNode):
@@ -80,34 +73,8 @@ class LifecycleTrackerNode(TrackerNodeBase, LifecycleNode):
 
 
 def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker) -> int:
-    """Run the managed node until SIGINT/SIGTERM; 0 then (a repeated signal too), 1 for invalid parameters."""
-    try:
-        return _run(args, build_tracker)
-    except KeyboardInterrupt:
-        _ignore_further_signals()
-        return 0
-
-
-def _run(args: list[str] | None, build_tracker: TrackerFactory) -> int:
-    rclpy.init(args=args)
-    node: LifecycleTrackerNode | None = None
-    try:
-        node = LifecycleTrackerNode(build_tracker=build_tracker)
-        executor = SingleThreadedExecutor()
-        executor.add_node(node)
-        executor.spin()
-    except StartupError as exc:
-        rclpy.logging.get_logger(NODE_NAME).error(f"cannot start: {exc}")
-        return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        _ignore_further_signals()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-        _ignore_further_signals()
-    return 0
+    """Run the managed node until SIGINT/SIGTERM (the same clean shutdown as tracker_node)."""
+    return run_node(args, build_tracker, node_class=LifecycleTrackerNode)
 
 
 if __name__ == "__main__":

@@ -646,13 +646,14 @@ def _ignore_further_signals() -> None:
             return
 
 
-def _run(args: list[str] | None, build_tracker: TrackerFactory) -> int:
+def _run(args: list[str] | None, build_tracker: TrackerFactory, node_class: type) -> int:
     rclpy.init(args=args)
-    node: TrackerNode | None = None
+    node: TrackerNodeBase | None = None
     executor: SingleThreadedExecutor | None = None
     try:
-        node = TrackerNode(build_tracker=build_tracker)
+        # The executor first: a signal while the node starts (it logs when ready) must not find it half-built.
         executor = SingleThreadedExecutor()
+        node = node_class(build_tracker=build_tracker)
         executor.add_node(node)
         executor.spin()
     except StartupError as exc:
@@ -675,14 +676,16 @@ def _run(args: list[str] | None, build_tracker: TrackerFactory) -> int:
     return 0
 
 
-def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker) -> int:
-    """Run the node until SIGINT/SIGTERM or an external shutdown; 0 then, 1 when it cannot start.
+def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker,
+         node_class: type | None = None) -> int:
+    """Run the node (``node_class``, default TrackerNode) until SIGINT/SIGTERM or an external shutdown; 0 then,
+    1 when it cannot start.
 
     Shutdown ignores further signals; one that lands before that (a second Ctrl-C right after the first)
     ends the process quietly with 0 too: the process exits, which releases what the cleanup had left.
     """
     try:
-        return _run(args, build_tracker)
+        return _run(args, build_tracker, node_class or TrackerNode)
     except KeyboardInterrupt:
         _ignore_further_signals()
         return 0

@@ -134,3 +134,30 @@ def test_configure_fails_cleanly_when_the_model_cannot_load(context):
         assert node.trigger_configure() == TransitionCallbackReturn.FAILURE  # and it can be tried again
     finally:
         node.destroy_node()
+
+
+def test_installed_executable_starts_unconfigured_and_stops_cleanly_on_sigint():
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ament_index = pytest.importorskip("ament_index_python.packages", reason="run `make setup`")
+    exe = Path(ament_index.get_package_prefix("attsiammask_ros")) / "lib" / "attsiammask_ros" / "tracker_lifecycle_node"
+    assert exe.is_file(), f"{exe} missing: run `make setup`"
+    process = subprocess.Popen([sys.executable, str(exe), "--ros-args", "-r", "__ns:=/lc_exe"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "unconfigured" in line:
+                break
+        process.send_signal(signal.SIGINT)
+        output = "".join(lines) + process.communicate(timeout=30)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, output
+    assert "unconfigured: configure loads the model" in output and "Traceback" not in output
