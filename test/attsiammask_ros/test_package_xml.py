@@ -19,6 +19,7 @@ PYTHON_KEYS = {
     "matplotlib": "python3-matplotlib",
     "onnxruntime": "python3-onnxruntime-pip",
     "rosbags": "python3-rosbags-pip",
+    "aiohttp": "python3-aiohttp",
 }
 OWN_PACKAGES = {"attsiammask_core", "attsiammask_ros"}
 # pip-only, training-only imports (no rosdep key exists): declared as setup.py extras instead.
