@@ -43,12 +43,14 @@ setup(
     description="Att-SiamMask single-object tracker: ROS 2 node and core Python library",
     license="Apache-2.0",
     python_requires=">=3.10",
-    # attsiammask_core.data holds only JSON (the data manifest and split): a data-only package, named explicitly.
+    # Data-only packages, named explicitly: attsiammask_core.data (manifest and split JSON), attsiammask_ros.web
+    # (the target picker's page).
     packages=find_packages(include=["attsiammask_core", "attsiammask_core.*",
-                                    "attsiammask_ros", "attsiammask_ros.*"]) + ["attsiammask_core.data"],
+                                    "attsiammask_ros", "attsiammask_ros.*"])
+    + ["attsiammask_core.data", "attsiammask_ros.web"],
     include_package_data=True,
     package_data={"attsiammask_core": ["weights/*.pt", "weights/*.md", "weights/*.txt", "weights/NOTICE"],
-                  "attsiammask_core.data": ["*.json"], "attsiammask_ros": ["web/*.html"]},
+                  "attsiammask_core.data": ["*.json"], "attsiammask_ros.web": ["*.html"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

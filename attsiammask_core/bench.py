@@ -111,13 +111,56 @@ def bench_trackers(trackers: dict[str, Tracker], frames: list[np.ndarray], box: 
             for label in trackers]
 
 
-def _reference_search(model, zf: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The reference codebases' per-frame network step: kernel convs redone and the full 3969-channel mask map."""
-    xf = model.neck(model.backbone(x)[-1], crop=False)
+class ReferenceFormulation:
+    """The r50 model doing, every frame, what the reference codebases (pysot) compute: the template-side kernel
+    convolutions redone from the template features, and the full 3969-channel mask head (its output unused when the
+    refine module makes the mask, as there). Behind the model API the Tracker calls, so `bench` times it in turns
+    with ours on the same frames and weights. Decoding is the tracker's own (float64; pysot decodes in float32)."""
+
+    box_head = "anchor"
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+
+    def to(self, device: torch.device | str) -> ReferenceFormulation:
+        self.model.to(device)
+        return self
+
+    def eval(self) -> ReferenceFormulation:
+        self.model.eval()
+        return self
+
+    def template_features(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model.template_features(z)
+
+    def template_kernels(self, zf: torch.Tensor) -> torch.Tensor:
+        return zf  # kept as it is: the kernels are computed again every frame
+
+    def search_features(self, x: torch.Tensor):  # type: ignore[no-untyped-def]
+        return self.model.search_features(x)
+
+    def search_heads(self, feats, zf: torch.Tensor):  # type: ignore[no-untyped-def]
+        from attsiammask_core.models.siammask import SearchOutput
+
+        out = _reference_heads(self.model, zf, feats.xf)
+        return SearchOutput(cls=out["cls"], loc=out["loc"], mask_corr=out["mask_corr"], f0=feats.f0, f1=feats.f1,
+                            f2=feats.f2)
+
+    def refine(self, out, pos: tuple[int, int]) -> torch.Tensor:  # type: ignore[no-untyped-def]
+        return self.model.refine(out, pos)
+
+
+def _reference_heads(model, zf: torch.Tensor, xf: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The reference's heads on the search feature: kernel convs redone, the full 3969-channel mask map computed."""
     cls, _ = model.rpn_head.cls(zf, xf)
     loc, _ = model.rpn_head.loc(zf, xf)
     _mask_map, mask_corr = model.mask_head(zf, xf)
     return {"cls": cls, "loc": loc, "mask_corr": mask_corr}
+
+
+def _reference_search(model, zf: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The reference codebases' per-frame network step: kernel convs redone and the full 3969-channel mask map."""
+    return _reference_heads(model, zf, model.neck(model.backbone(x)[-1], crop=False))
 
 
 def compare_with_reference(tracker: Tracker, frames: list[np.ndarray], box: tuple[float, float, float, float],

@@ -83,6 +83,9 @@ class TrackerNodeParameters:
                                   "that is not available falls back to cpu with a warning",
                                   pattern=PROVIDERS_PATTERN, example="cpu; cuda,cpu; tensorrt,cuda,cpu",
                                   read_only=True)
+    model_threads: int = _param("model.threads", 0, "CPU threads for inference (torch intra-op, or onnxruntime's); "
+                                "0 = all cores but one (the measured choice on a shared CPU: README)",
+                                minimum=0, maximum=256, read_only=True)
     model_half: bool = _param("model.half", False, "fp16 inference; not supported by the core tracker yet: "
                               "true logs a warning and runs fp32", read_only=True)
     attention_enabled: bool = _param("attention.enabled", False, "Att-SiamMask attention on the template "

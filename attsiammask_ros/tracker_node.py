@@ -95,11 +95,11 @@ def build_tracker(settings: TrackerNodeParameters) -> Tracker:
                              "model.backend onnxruntime choose the hardware with model.providers (e.g. cuda,cpu)")
         providers = [name.strip() for name in settings.model_providers.split(",")]
         return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
-                              attention=settings.attention_enabled, threads=inference_threads(),
-                              backend="onnxruntime", providers=providers)
+                              attention=settings.attention_enabled, backend="onnxruntime", providers=providers,
+                              threads=settings.model_threads or inference_threads())
     return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
                           device=settings.model_device, attention=settings.attention_enabled,
-                          threads=inference_threads())
+                          threads=settings.model_threads or inference_threads())
 
 
 def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> TrackerConfig:

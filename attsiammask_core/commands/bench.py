@@ -1,4 +1,8 @@
-"""`attsiammask bench`: per-frame latency of Tracker.track on 640x480 frames, attention on and off, per stage."""
+"""`attsiammask bench`: per-frame latency of Tracker.track on 640x480 frames, attention on and off, per stage.
+
+Every ratio it prints is measured in the same run, the configurations taking turns on the same frames: backends,
+and for r50 the reference formulation (what pysot computes per frame) on the same weights. `--contend N` times
+lite and r50 at 1 and 2 threads with and without N busy processes beside them."""
 from __future__ import annotations
 
 import argparse
@@ -6,8 +10,7 @@ from pathlib import Path
 
 from attsiammask_core.commands.arguments import run_ros_command
 
-# The reference implementation's whole tracking step on this machine type (../shared/docs/environment.md).
-REFERENCE_STEP_MS = 262.0
+REFERENCE_LABEL = "r50 reference formulation"
 
 
 def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
@@ -34,9 +37,58 @@ def _row(result) -> str:  # type: ignore[no-untyped-def]
             f"{1000.0 / result.step.median_ms:>7.1f}  " + stages)
 
 
+def _busy() -> None:
+    """A process that keeps one core busy (another node, a planner...)."""
+    while True:
+        pass
+
+
+def run_contention(args: argparse.Namespace) -> int:
+    """lite and r50 at 1 and 2 torch threads, alone and beside `args.contend` busy processes; ratios in-run."""
+    import multiprocessing
+
+    import torch
+
+    from attsiammask_core.bench import bench_trackers, synthetic_sequence
+
+    variants = args.variants or ["lite", "r50"]
+    frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
+    print(f"attsiammask bench --contend {args.contend}: {args.frames} frames {args.width}x{args.height}, attention "
+          f"off, torch {torch.__version__}, {multiprocessing.cpu_count()} cores, weights: "
+          f"{args.weights or 'random (timing only)'}; each configuration alone, then beside {args.contend} busy "
+          f"process(es)")
+    medians: dict[tuple[str, int, bool], float] = {}
+    for contended in (False, True):
+        busy = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(args.contend if contended else 0)]
+        for process in busy:
+            process.start()
+        try:
+            for variant in variants:
+                for threads in (1, 2):
+                    torch.set_num_threads(threads)
+                    tracker = _tracker(variant, args.weights, False)
+                    (result,) = bench_trackers({variant: tracker}, frames, box, args.warmup)
+                    medians[(variant, threads, contended)] = result.step.median_ms
+        finally:
+            for process in busy:
+                process.terminate()
+                process.join(5)
+    print(f"{'variant':<8}{'threads':>8}{'alone ms':>10}{'contended ms':>14}{'slow-down':>11}")
+    for variant in variants:
+        for threads in (1, 2):
+            alone, contended = medians[(variant, threads, False)], medians[(variant, threads, True)]
+            print(f"{variant:<8}{threads:>8}{alone:>10.1f}{contended:>14.1f}{contended / alone:>10.2f}x")
+        best = min((1, 2), key=lambda t: medians[(variant, t, True)])
+        print(f"{variant}: fastest beside busy processes at {best} thread(s); there 2 threads take "
+              f"{medians[(variant, 2, True)] / medians[(variant, 1, True)]:.2f}x the time of 1")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.node:
         return run_ros_command("attsiammask_ros.bench_node", "bench --node", args)
+    if args.contend:
+        return run_contention(args)
     import torch
 
     from attsiammask_core.bench import STAGES, bench_trackers, compare_with_reference, synthetic_sequence
@@ -61,6 +113,13 @@ def run(args: argparse.Namespace) -> int:
         if args.peers is not None and variant == variants[0]:  # timed in turns with the first variant
             labelled["nanotrack V2 (OpenCV, reference)"] = _nanotrack(args.peers)
             keys.append(("nanotrack",))
+        if variant == "r50" and "torch" in args.backends:  # pysot's per-frame work, same weights, in turns
+            from attsiammask_core.bench import ReferenceFormulation
+            from attsiammask_core.tracker import Tracker
+
+            ours = trackers[("torch", False)]
+            labelled[REFERENCE_LABEL] = Tracker(ReferenceFormulation(ours.model), config=ours.config, attention=False)
+            keys.append(("reference",))
         for key, result in zip(keys, bench_trackers(labelled, frames, box, args.warmup), strict=True):
             results[key] = result
             print(_row(result))
@@ -75,9 +134,10 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{variant} attention {'on' if att else 'off'}: onnxruntime {torch_ms / ort_ms:.2f}x the "
                       f"speed of torch ({ort_ms:.1f} vs {torch_ms:.1f} ms median, measured above in turns)")
     if "r50" in variants and "torch" in args.backends:
-        r50 = results[("r50", "torch", True)]
-        print(f"r50 vs the reference step ({REFERENCE_STEP_MS:.0f} ms, environment.md): "
-              f"{REFERENCE_STEP_MS / r50.step.median_ms:.2f}x faster")
+        ours, reference = results[("r50", "torch", False)], results[("reference",)]
+        print(f"r50 attention off: {reference.step.median_ms / ours.step.median_ms:.2f}x the speed of the reference "
+              f"formulation ({ours.step.median_ms:.1f} vs {reference.step.median_ms:.1f} ms median, measured above "
+              f"in turns on the same frames and weights)")
         cmp = compare_with_reference(_tracker("r50", args.weights, False), frames, box)
         diffs = ", ".join(f"{k} {v:.1e}" for k, v in cmp.max_abs_diff.items())
         print(f"r50 network step, same crops: ours {cmp.ours.median_ms:.1f} ms vs reference formulation "
@@ -100,6 +160,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="inference backends, timed in turns on the same frames (default torch)")
     parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files: adds OpenCV's NanoTrack V2 "
                         "(nanotrackv2/*.onnx) on the same frames, for reference")
+    parser.add_argument("--contend", type=int, default=0, metavar="N",
+                        help="time lite and r50 at 1 and 2 threads alone and beside N busy processes")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default: torch's choice; --node uses the node's: cores - 1)")
     node = parser.add_argument_group("--node: the ROS node end to end (needs make setup and env.sh)")

@@ -3,7 +3,8 @@
 - No request the node serves can carry a path: SetTarget and Trigger requests hold only numbers.
 - No callback of the node (services, subscriptions, timer, parameter callbacks, the inference thread) reaches
   the tracker factory, Tracker.create, a weights loader, open() or torch: checked on the source (a call graph
-  of TrackerNode from the callbacks __init__ registers) and at run time (an audit hook records every file the
+  of TrackerNodeBase from the callbacks its set-up steps register; only the start-up step, or the managed node's
+  configure transition, builds the model) and at run time (an audit hook records every file the
   process opens during a session of calls, hand-offs, parameter changes and frames on the real lite model).
 - model.weights (and the other model parameters) are read-only after start-up.
 - No deserialiser that can run code is used anywhere (torch.load's weights_only=True is test_safe_loading.py's
@@ -64,7 +65,11 @@ def test_service_requests_hold_only_numbers():
 # ---- no callback reaches a loader: the source ---------------------------------------------------------------
 def _node_class() -> ast.ClassDef:
     tree = ast.parse(Path(tracker_node.__file__).read_text())
-    return next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TrackerNode")
+    return next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TrackerNodeBase")
+
+
+# The base's set-up steps: they register the callbacks (TrackerNode.__init__ and the lifecycle transitions run them).
+SETUP = ("_declare_settings", "_open_interfaces")
 
 
 def _self_references(node: ast.AST, methods: set[str]) -> set[str]:
@@ -78,12 +83,17 @@ def _names(node: ast.AST) -> set[str]:
 
 
 def registered_callbacks(methods: dict[str, ast.FunctionDef]) -> set[str]:
-    """Methods __init__ hands over (as callbacks, thread targets, or inside lambdas) instead of calling them."""
-    init = methods["__init__"]
-    called_now = {n.func.attr for n in ast.walk(init) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                  and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"}
-    in_lambdas = set().union(*(_self_references(n, set(methods)) for n in ast.walk(init) if isinstance(n, ast.Lambda)))
-    return (_self_references(init, set(methods)) - called_now) | in_lambdas
+    """Methods the set-up steps hand over (as callbacks, thread targets, or inside lambdas) instead of calling."""
+    handed: set[str] = set()
+    for name in SETUP:
+        init = methods[name]
+        called_now = {n.func.attr for n in ast.walk(init) if isinstance(n, ast.Call)
+                      and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+                      and n.func.value.id == "self"}
+        in_lambdas = set().union(*(_self_references(n, set(methods)) for n in ast.walk(init)
+                                   if isinstance(n, ast.Lambda)))
+        handed |= (_self_references(init, set(methods)) - called_now) | in_lambdas
+    return handed
 
 
 def reachable(start: set[str], methods: dict[str, ast.FunctionDef]) -> set[str]:
@@ -106,7 +116,9 @@ def test_no_callback_reaches_a_weights_loader_or_a_file():
     assert {"_set_target", "_process", "_reinitialise", "_publish"} <= run_time, "the call graph is incomplete"
     offending = {name: sorted(_names(methods[name]) & LOADING) for name in run_time if _names(methods[name]) & LOADING}
     assert not offending, f"callbacks that reach loading or files: {offending}"
-    assert [name for name, f in methods.items() if "build_tracker" in _names(f)] == ["__init__"]
+    # the model is built only by the start-up step (TrackerNode.__init__, or the managed node's configure)
+    assert [name for name, f in methods.items() if "build_tracker" in _names(f)] == ["_load_model"]
+    assert "_load_model" not in run_time
 
 
 def test_tracker_create_only_in_the_start_up_factory():

@@ -9,15 +9,15 @@ import pytest
 from attsiammask_ros import parameters as params
 
 CONTRACT_NAMES = [
-    "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.half",
-    "attention.enabled", "tracking.penalty_k", "tracking.window_influence", "tracking.lr", "tracking.context_amount",
-    "tracking.mask_threshold", "tracking.lost_threshold", "tracking.lost_frames", "input.transport",
-    "input.reliability", "input.queue_depth", "input.camera_info", "input.depth", "input.sync_tolerance_ms",
-    "target.class_id", "target.frame_buffer", "target.stamp_tolerance_ms", "output.publish_mask",
-    "output.publish_debug_image",
+    "model.variant", "model.weights", "model.device", "model.threads", "model.backend", "model.providers",
+    "model.half", "attention.enabled", "tracking.penalty_k", "tracking.window_influence", "tracking.lr",
+    "tracking.context_amount", "tracking.mask_threshold", "tracking.lost_threshold", "tracking.lost_frames",
+    "input.transport", "input.reliability", "input.queue_depth", "input.camera_info", "input.depth",
+    "input.sync_tolerance_ms", "target.class_id", "target.frame_buffer", "target.stamp_tolerance_ms",
+    "output.publish_mask", "output.publish_debug_image",
 ]
-READ_ONLY = {"model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.half",
-             "attention.enabled",
+READ_ONLY = {"model.variant", "model.weights", "model.device", "model.threads", "model.backend", "model.providers",
+             "model.half", "attention.enabled",
              "input.transport", "input.reliability", "input.queue_depth", "input.camera_info", "input.depth"}
 
 
