@@ -9,7 +9,7 @@ import pytest
 from attsiammask_ros import parameters as params
 
 CONTRACT_NAMES = [
-    "model.variant", "model.weights", "model.device", "model.threads", "model.backend", "model.providers",
+    "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.threads",
     "model.half", "attention.enabled", "tracking.penalty_k", "tracking.window_influence", "tracking.lr",
     "tracking.context_amount", "tracking.mask_threshold", "tracking.lost_threshold", "tracking.lost_frames",
     "input.transport", "input.reliability", "input.queue_depth", "input.camera_info", "input.depth",
