@@ -41,3 +41,39 @@ def test_reference_formulation_gives_identical_outputs():
     frames, box = synthetic_sequence(3, (320, 240))
     comparison = compare_with_reference(tracker, frames, box, warmup=0)
     assert comparison.max_abs_diff == {"cls": 0.0, "loc": 0.0, "mask_corr": 0.0}
+
+
+def test_reference_formulation_tracker_tracks_exactly_like_ours():
+    """The whole step with pysot's per-frame work (kernels again, full mask head) gives the same boxes and masks."""
+    from attsiammask_core.bench import ReferenceFormulation
+
+    torch.manual_seed(0)
+    model = build_model("r50").eval()
+    ours = Tracker(model, config=TrackerConfig(lost_threshold=0.0), attention=False)
+    reference = Tracker(ReferenceFormulation(model), config=TrackerConfig(lost_threshold=0.0), attention=False)
+    frames, box = synthetic_sequence(4, (320, 240))
+    ours.init(frames[0], box)
+    reference.init(frames[0], box)
+    for frame in frames[1:]:
+        a, b = ours.track(frame), reference.track(frame)
+        assert a.box == b.box and a.score == b.score and np.array_equal(a.mask, b.mask)
+
+
+def test_bench_prints_only_ratios_measured_in_the_run(capsys):
+    import argparse
+
+    from attsiammask_core.commands import bench
+
+    assert not hasattr(bench, "REFERENCE_STEP_MS")  # no remembered figure
+    parser = argparse.ArgumentParser()
+    bench.register(parser.add_subparsers())
+    args = parser.parse_args(["bench", "--variants", "lite", "--backends", "torch", "onnxruntime", "--frames", "3",
+                              "--warmup", "1", "--width", "320", "--height", "240"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "onnxruntime" in out and "the speed of torch" in out and "measured above in turns" in out
+    args = parser.parse_args(["bench", "--contend", "1", "--variants", "lite", "--frames", "3", "--warmup", "1",
+                              "--width", "320", "--height", "240"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "alone ms" in out and "contended ms" in out and "lite: fastest beside busy processes at" in out
