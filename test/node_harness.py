@@ -8,9 +8,11 @@ Import it only after ``pytest.importorskip("rclpy")``; it imports rclpy and the 
 """
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -210,3 +212,29 @@ class Harness:
         self.thread.join(10)
         self.node.destroy_node()
         self.client.destroy_node()
+
+
+@contextlib.contextmanager
+def first_answer_of(context, process: subprocess.Popen, namespace: str, startup_timeout: float = 60.0
+                    ) -> Iterator[SetTarget.Response]:
+    """Wait until the node `process` serves {namespace}/set_target, call it once (no image has been sent, so the
+    answer is success=false) and yield the answer; afterwards the client is gone and the process is ended."""
+    client = rclpy.create_node("process_client", context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(client)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        set_target = client.create_client(SetTarget, f"{namespace}/set_target")
+        assert wait_for(lambda: set_target.service_is_ready() or process.poll() is not None, startup_timeout)
+        assert process.poll() is None, process.communicate()
+        future = set_target.call_async(request(*TARGET))
+        assert wait_for(future.done, 20.0), "set_target not answered"
+        yield future.result()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        executor.shutdown()
+        thread.join(10)
+        client.destroy_node()

@@ -28,6 +28,7 @@ from node_harness import (  # noqa: E402
     TARGET,
     Harness,
     RecordingModel,
+    first_answer_of,
     frame_message,
     keep_publishing,
     request,
@@ -471,30 +472,14 @@ def _signal_node(context, tmp_path, namespace: str, signals: list[tuple[int, flo
     script.write_text(RUNNER.format(test_dir=str(REPO / "test"), slow_stop=slow_stop))
     process = subprocess.Popen([sys.executable, str(script), "--ros-args", "-r", f"__ns:={namespace}"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
-    client = rclpy.create_node("signal_client", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(client)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    try:
-        set_target = client.create_client(SetTarget, f"{namespace}/set_target")
-        assert wait_for(lambda: set_target.service_is_ready() or process.poll() is not None, 60.0)
-        assert process.poll() is None, process.communicate()[1]
-        future = set_target.call_async(request(*TARGET))  # answered (no image yet) once the node spins
-        assert wait_for(future.done, 20.0) and not future.result().success
+    with first_answer_of(context, process, namespace) as answer:  # answered (no image yet) once the node spins
+        assert not answer.success
         for signum, delay in signals:
             threading.Event().wait(delay)
             if process.poll() is None:
                 process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)
-        return process.returncode, stderr
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-        executor.shutdown()
-        thread.join(10)
-        client.destroy_node()
+    return process.returncode, stderr
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 
 import pytest
 from workspace.ros_workspace import INTERFACES, REPO, VENV, in_sourced_workspace, make_workspace, run, tool_env
@@ -96,41 +95,21 @@ def test_installed_python_comes_from_the_workspace(built, underlay):
 
 def test_the_installed_node_answers_set_target(built, underlay, ros_context):
     """The executable ros2 launch would start (lib/attsiammask_ros/tracker_node), in the sourced workspace."""
-    from attsiammask_interfaces.srv import SetTarget
-    from node_harness import request, wait_for
-    from rclpy.executors import SingleThreadedExecutor
+    from node_harness import first_answer_of
 
     workspace, _ = built
-    rclpy = pytest.importorskip("rclpy")
     namespace = "/ws_colcon"
-    command = f"exec tracker_node --ros-args -r __ns:={namespace}"
-    command = command.replace("tracker_node", str(workspace / "install" / "attsiammask_ros" / "lib"
-                                                  / "attsiammask_ros" / "tracker_node"), 1)
-    process = subprocess.Popen(in_sourced_workspace([underlay, workspace], command), cwd=workspace,
-                               env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    client = rclpy.create_node("ws_client", context=ros_context)
-    executor = SingleThreadedExecutor(context=ros_context)
-    executor.add_node(client)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    try:
-        set_target = client.create_client(SetTarget, f"{namespace}/set_target")
-        assert wait_for(lambda: set_target.service_is_ready() or process.poll() is not None, 90.0)
-        assert process.poll() is None, process.communicate()[0]
-        future = set_target.call_async(request(80.0, 60.0, 40.0, 30.0))
-        assert wait_for(future.done, 30.0)
-        assert not future.result().success and "no image" in future.result().message.lower(), future.result()
+    executable = workspace / "install" / "attsiammask_ros" / "lib" / "attsiammask_ros" / "tracker_node"
+    process = subprocess.Popen(in_sourced_workspace([underlay, workspace],
+                                                    f"exec {executable} --ros-args -r __ns:={namespace}"),
+                               cwd=workspace, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    with first_answer_of(ros_context, process, namespace, startup_timeout=90.0) as answer:
+        assert not answer.success and "no image" in answer.message.lower(), answer
         process.send_signal(2)
         output, _ = process.communicate(timeout=30)
-        assert process.returncode == 0, output
-        assert "ready: model lite" in output and "Traceback" not in output, output
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-        executor.shutdown()
-        thread.join(10)
-        client.destroy_node()
+    assert process.returncode == 0, output
+    assert "ready: model lite" in output and "Traceback" not in output, output
 
 
 def test_launch_file_under_real_ros2_launch(built, underlay):
