@@ -78,8 +78,14 @@ def test_readme_build_builds_both_packages_without_warnings(built):
     for marker in ("attsiammask_interfaces", "attsiammask_ros"):
         assert (workspace / "install" / marker / "share" / "ament_index" / "resource_index" / "packages"
                 / marker).is_file()
-    assert (workspace / "install" / "attsiammask_ros" / "share" / "attsiammask_ros" / "launch"
-            / "tracker.launch.py").is_file()
+    share = workspace / "install" / "attsiammask_ros" / "share" / "attsiammask_ros"
+    assert {p.name for p in (share / "launch").iterdir()} == {"tracker.launch.py", "follow_target.launch.py"}
+    site = next((workspace / "install" / "attsiammask_ros" / "lib").glob("python3*/site-packages"))
+    for data in ("attsiammask_core/weights/lite.pt", "attsiammask_core/data/split.json",
+                 "attsiammask_ros/web/picker.html"):
+        assert (site / data).is_file(), data  # package data the commands and nodes read at run time
+    executables = {p.name for p in (workspace / "install" / "attsiammask_ros" / "lib" / "attsiammask_ros").iterdir()}
+    assert {"tracker_node", "tracker_lifecycle_node", "follow_target", "target_picker"} <= executables
 
 
 def test_installed_python_comes_from_the_workspace(built, underlay):
