@@ -11,21 +11,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from attsiammask_core.stamps import format_stamp, stamp_to_ns  # noqa: F401 (part of this module's API)
 from attsiammask_ros.parameters import MAX_TARGET_SCALE, MIN_TARGET_SIZE
 
 __all__ = ["stamp_to_ns", "format_stamp", "xywh_from_bbox", "target_xywh_from_bbox", "clip_target_xywh",
            "scale_xywh", "detection_from_result", "confidence_message", "diagnostics_message", "debug_overlay"]
-
-
-def stamp_to_ns(stamp: Any) -> int:
-    """builtin_interfaces/Time -> integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
-def format_stamp(stamp_ns: int) -> str:
-    """Nanoseconds -> 'SEC.NANOSEC' (the form the set_target client's --stamp accepts)."""
-    sec, nanosec = divmod(int(stamp_ns), 1_000_000_000)
-    return f"{sec}.{nanosec:09d}"
 
 
 def xywh_from_bbox(bbox: Any) -> tuple[float, float, float, float]:

@@ -9,6 +9,8 @@ import rclpy
 from attsiammask_interfaces.srv import SetTarget
 from builtin_interfaces.msg import Time
 
+from attsiammask_core import stamps
+
 
 def request_from_xywh(x: float, y: float, w: float, h: float, stamp: Time | None = None) -> SetTarget.Request:
     """Build a SetTarget request from a top-left (x, y, w, h) pixel box."""
@@ -23,10 +25,12 @@ def request_from_xywh(x: float, y: float, w: float, h: float, stamp: Time | None
 
 
 def parse_stamp(text: str) -> Time:
-    """Parse 'SEC' or 'SEC.NANOSEC' into a builtin_interfaces/Time."""
-    sec, _, frac = text.partition(".")
-    nanosec = int((frac + "000000000")[:9]) if frac else 0
-    return Time(sec=int(sec), nanosec=nanosec)
+    """Parse 'SEC' or 'SEC.NANOSEC' into a builtin_interfaces/Time (argparse error when malformed)."""
+    try:
+        sec, nanosec = divmod(stamps.parse_stamp(text), stamps.NS_PER_S)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Time(sec=sec, nanosec=nanosec)
 
 
 def build_parser() -> argparse.ArgumentParser:

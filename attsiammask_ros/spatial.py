@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from attsiammask_core import camera as cam
-from attsiammask_ros.messages import stamp_to_ns
+from attsiammask_core.stamps import stamp_to_ns
 
 _DEPTH_DTYPES = {"16UC1": np.dtype(np.uint16), "32FC1": np.dtype(np.float32)}
 

@@ -22,6 +22,7 @@ import numpy as np
 import rclpy
 from aiohttp import WSMsgType, web
 from attsiammask_interfaces.srv import SetTarget
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
@@ -32,7 +33,8 @@ from std_srvs.srv import Trigger
 from vision_msgs.msg import Detection2D
 
 from attsiammask_core.image_messages import image_to_bgr
-from attsiammask_ros.messages import stamp_to_ns
+from attsiammask_core.stamps import NS_PER_S, format_stamp, parse_stamp, stamp_to_ns
+from attsiammask_ros.set_target_client import request_from_xywh
 
 NODE_NAME = "target_picker"
 PAGE = Path(__file__).resolve().parent / "web" / "picker.html"
@@ -138,11 +140,12 @@ class TargetPicker(Node):
         frame = self._frame
         # Stamps travel as "SEC.NSEC" strings: nanoseconds since 1970 do not fit a JavaScript number exactly.
         info = {"state": self._state, "confidence": round(self._confidence, 4),
-                "box": box[1] if box is not None else None, "box_stamp": _text(box[0]) if box is not None else None,
+                "box": box[1] if box is not None else None,
+                "box_stamp": format_stamp(box[0]) if box is not None else None,
                 "outline": outline[1] if outline is not None else [],
-                "outline_stamp": _text(outline[0]) if outline is not None else None}
+                "outline_stamp": format_stamp(outline[0]) if outline is not None else None}
         if frame is not None:
-            info.update(stamp=_text(frame.stamp_ns), width=frame.width, height=frame.height, source=frame.source)
+            info.update(stamp=format_stamp(frame.stamp_ns), width=frame.width, height=frame.height, source=frame.source)
         return frame, info
 
     async def call(self, client: Any, request: Any, timeout: float = 10.0) -> Any:
@@ -157,26 +160,17 @@ class TargetPicker(Node):
         return future.result()
 
 
-def _text(stamp_ns: int) -> str:
-    return f"{stamp_ns // 10**9}.{stamp_ns % 10**9:09d}"
-
-
 def set_target_request(body: dict[str, Any]) -> SetTarget.Request:
     """The page's {x, y, w, h, stamp: "SEC.NSEC"} (top-left box in image pixels) -> SetTarget request;
     ValueError if malformed."""
     try:
         x, y, w, h = (float(body[k]) for k in ("x", "y", "w", "h"))
-        sec, nsec = str(body["stamp"]).split(".")
-        if not (sec.isdigit() and nsec.isdigit() and len(nsec) == 9):
-            raise ValueError
-        stamp_ns = int(sec) * 10**9 + int(nsec)
+        if not isinstance(body["stamp"], str):  # a JSON number cannot hold nanoseconds since 1970 exactly
+            raise TypeError
+        sec, nanosec = divmod(parse_stamp(body["stamp"]), NS_PER_S)
     except (KeyError, TypeError, ValueError):
         raise ValueError('expected JSON {x, y, w, h, stamp: "SEC.NSEC"}') from None
-    request = SetTarget.Request()
-    request.bbox.center.position.x, request.bbox.center.position.y = x + w / 2.0, y + h / 2.0
-    request.bbox.size_x, request.bbox.size_y = w, h
-    request.stamp.sec, request.stamp.nanosec = divmod(stamp_ns, 10**9)
-    return request
+    return request_from_xywh(x, y, w, h, Time(sec=sec, nanosec=nanosec))
 
 
 def make_app(picker: TargetPicker) -> web.Application:
@@ -210,7 +204,7 @@ def make_app(picker: TargetPicker) -> web.Application:
         except (ValueError, TimeoutError, json.JSONDecodeError) as exc:
             return web.json_response({"success": False, "message": str(exc)}, status=400)
         return web.json_response({"success": answer.success, "message": answer.message, "track_id": answer.track_id,
-                                  "stamp": _text(req.stamp.sec * 10**9 + req.stamp.nanosec)})
+                                  "stamp": format_stamp(stamp_to_ns(req.stamp))})
 
     async def clear_target(_: web.Request) -> web.Response:
         try:

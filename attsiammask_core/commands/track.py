@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from attsiammask_core import stamps
 from attsiammask_core.commands.arguments import positive_int
 from attsiammask_core.config import preset_names
 from attsiammask_core.tracker import Tracker, TrackResult
@@ -121,18 +122,11 @@ def _source(args: argparse.Namespace) -> tuple[Iterator[np.ndarray], int | None,
 
 
 def parse_stamp(text: str) -> int:
-    """"SEC.NSEC" (or a float number of seconds) -> nanoseconds (argparse type)."""
-    sec, _, frac = text.strip().partition(".")
+    """"SEC.NSEC" -> nanoseconds (argparse type)."""
     try:
-        if not sec.isdigit() or (frac and not frac.isdigit()) or len(frac) > 9:
-            raise ValueError
-        return int(sec) * 1_000_000_000 + int(frac.ljust(9, "0") or 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"stamp must be SEC.NSEC (e.g. 1700000000.250000000), got {text!r}") from None
-
-
-def _stamp_ns(header: object) -> int:
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)  # type: ignore[attr-defined]
+        return stamps.parse_stamp(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_bag(args: argparse.Namespace) -> int:
@@ -160,7 +154,7 @@ def run_bag(args: argparse.Namespace) -> int:
             for image in tqdm(bag.images(), total=bag.count, unit="frame", desc="track"):
                 if args.max_frames is not None and started >= args.max_frames:
                     break
-                stamp = _stamp_ns(image.header)
+                stamp = stamps.stamp_to_ns(image.header.stamp)
                 if not started and args.stamp is not None and stamp != args.stamp:
                     record: dict[str, object] = {"frame": image.index, "state": "idle"}
                     result = None
@@ -173,12 +167,11 @@ def run_bag(args: argparse.Namespace) -> int:
                     record = result_record(image.index, result)
                     started += 1
                 out.write(image, result, track_id)
-                stream.write(json.dumps({**record, "stamp": f"{stamp // 1_000_000_000}.{stamp % 1_000_000_000:09d}"})
-                             + "\n")
+                stream.write(json.dumps({**record, "stamp": stamps.format_stamp(stamp)}) + "\n")
                 done += 1
         if not started:
-            raise BagError(f"no image on {args.topic} is stamped {args.stamp / 1e9:.9f}" if args.stamp is not None
-                           else f"{args.bag}: no image on {args.topic}")
+            where = f" is stamped {stamps.format_stamp(args.stamp)}" if args.stamp is not None else ""
+            raise BagError(f"no image on {args.topic}{where}" if where else f"{args.bag}: no image on {args.topic}")
     except (ValueError, OSError) as err:  # BagError and WeightsError are ValueErrors
         print(f"attsiammask track: error: {err}", file=sys.stderr)
         return 2
