@@ -63,6 +63,25 @@ def _to_bgr(pixels: np.ndarray, encoding: str) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(pixels[..., 0]), _BAYER[pattern])
 
 
+def pixel_rows(msg: Any, bytes_per_pixel: int) -> np.ndarray:
+    """The (height, width x bytes_per_pixel) uint8 pixel bytes of a sensor_msgs/Image, row padding removed.
+
+    ValueError naming the problem: zero size, step smaller than a row, data shorter than step x height.
+    """
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ValueError(f"image has zero size ({width}x{height})")
+    row_bytes = width * bytes_per_pixel
+    if step < row_bytes:
+        raise ValueError(f"step {step} is smaller than width x bytes per pixel = {width} x {bytes_per_pixel} "
+                         f"= {row_bytes} for {msg.encoding}")
+    data = np.frombuffer(msg.data, dtype=np.uint8)
+    if data.size < step * height:
+        raise ValueError(f"image data truncated: {data.size} bytes, expected step x height = {step} x {height} "
+                         f"= {step * height}")
+    return data[:step * height].reshape(height, step)[:, :row_bytes]
+
+
 def image_to_bgr(msg: Any) -> np.ndarray:
     """sensor_msgs/Image -> H x W x 3 BGR uint8 (a new array).
 
@@ -75,22 +94,12 @@ def image_to_bgr(msg: Any) -> np.ndarray:
     if layout is None:
         raise ValueError(f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}")
     channels, depth = layout
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    if height <= 0 or width <= 0:
-        raise ValueError(f"image has zero size ({width}x{height})")
-    if channels == 2 and width % 2:
+    height, width = int(msg.height), int(msg.width)
+    if channels == 2 and width % 2 and height > 0:
         raise ValueError(f"{encoding} (YUV 4:2:2) needs an even width, got {width}")
-    if encoding.startswith("bayer_") and (width < 2 or height < 2):
+    if encoding.startswith("bayer_") and height > 0 and width > 0 and (width < 2 or height < 2):
         raise ValueError(f"{encoding} needs at least 2x2 pixels, got {width}x{height}")
-    row_bytes = width * channels * depth
-    if step < row_bytes:
-        raise ValueError(f"step {step} is smaller than width x bytes per pixel = {width} x {channels * depth} "
-                         f"= {row_bytes} for {encoding}")
-    data = np.frombuffer(msg.data, dtype=np.uint8)
-    if data.size < step * height:
-        raise ValueError(f"image data truncated: {data.size} bytes, expected step x height = {step} x {height} "
-                         f"= {step * height}")
-    rows = data[:step * height].reshape(height, step)[:, :row_bytes]
+    rows = pixel_rows(msg, channels * depth)
     if depth == 2:
         dtype = np.dtype(">u2" if msg.is_bigendian else "<u2")
         values = np.ascontiguousarray(rows).view(dtype).reshape(height, width, channels)

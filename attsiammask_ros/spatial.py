@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from attsiammask_core import camera as cam
+from attsiammask_core.image_messages import pixel_rows
 from attsiammask_core.stamps import stamp_to_ns
 
 _DEPTH_DTYPES = {"16UC1": np.dtype(np.uint16), "32FC1": np.dtype(np.float32)}
@@ -55,18 +56,9 @@ def depth_to_metres(msg: Any) -> np.ndarray:
     dtype = _DEPTH_DTYPES.get(msg.encoding)
     if dtype is None:
         raise ValueError(f"depth encoding {msg.encoding!r} is not supported (16UC1 millimetres or 32FC1 metres)")
-    height, width, step = int(msg.height), int(msg.width), int(msg.step)
-    row = width * dtype.itemsize
-    if height <= 0 or width <= 0:
-        raise ValueError(f"depth image has zero size ({width}x{height})")
-    if step < row:
-        raise ValueError(f"depth image step {step} is smaller than width x {dtype.itemsize} = {row}")
-    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
-    if data.size < step * (height - 1) + row:
-        raise ValueError(f"depth image data truncated: {data.size} bytes for {width}x{height} with step {step}")
-    rows = np.lib.stride_tricks.as_strided(data, shape=(height, row), strides=(step, 1))
+    rows = pixel_rows(msg, dtype.itemsize)
     values = np.ascontiguousarray(rows).view(dtype.newbyteorder(">" if msg.is_bigendian else "<"))
-    return cam.depth_in_metres(values.reshape(height, width), msg.encoding)
+    return cam.depth_in_metres(values.reshape(rows.shape[0], -1), msg.encoding)
 
 
 @dataclass
