@@ -6,6 +6,7 @@ Public API: ``Tracker.create(variant, weights, device, attention, config)``, ``i
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import math
 import re
@@ -30,7 +31,7 @@ from attsiammask_core.config import (
     tracker_config_from_json,
 )
 
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
 __all__ = ["TrackResult", "Tracker", "resolve_device", "resolve_tracker_config", "resolve_attention_config",
            "stored_attention_default", "stored_tracker_config"]
 
@@ -47,6 +48,17 @@ class TrackResult:
     mask: np.ndarray
     score: float
     state: str
+
+
+def resolve_backend(backend: str, device: torch.device, attention: AttentionConfig) -> str:
+    """"auto" -> onnxruntime on a CPU when it is installed and runs this attention setting, else torch."""
+    if backend != "auto":
+        return backend
+    if device.type != "cpu" or importlib.util.find_spec("onnxruntime") is None:
+        return "torch"
+    if attention.enabled and attention.part_features == "backbone":  # needs a backbone run on a part of any size
+        return "torch"
+    return "onnxruntime"
 
 
 def resolve_device(device: str | torch.device = "cpu") -> torch.device:
@@ -188,11 +200,13 @@ class Tracker:
     def create(cls, variant: str = "lite", weights: str | Path | None = None, device: str | torch.device = "cpu",
                attention: bool | AttentionConfig | None = None, config: TrackerConfig | str | None = None,
                random_init: bool = False, threads: int | None = None,
-               overrides: Mapping[str, Any] | None = None, backend: str = "torch",
+               overrides: Mapping[str, Any] | None = None, backend: str = "auto",
                providers: Sequence[str] | None = None) -> Tracker:
         """Build the model of ``variant``, load ``weights`` (official .pth or our .pt) and wrap it.
 
-        ``backend="onnxruntime"`` runs the same network parts as ONNX graphs (exported from the loaded weights in
+        ``backend="auto"`` (default) is onnxruntime on a CPU when it is installed (the faster CPU runtime: README,
+        ``attsiammask bench``) and torch otherwise (CUDA devices, no onnxruntime, or an attention setting only torch
+        runs). ``backend="onnxruntime"`` runs the same network parts as ONNX graphs (exported from the loaded weights in
         memory, or read from an `attsiammask export` folder given as ``weights``) on ``providers`` (``"cpu"``,
         ``"cuda"``, ``"tensorrt"`` or onnxruntime names, in order of preference; unavailable ones fall back to
         the CPU with a warning); ``device`` then stays "cpu".
@@ -217,6 +231,8 @@ class Tracker:
             raise ValueError("give either weights or random_init=True, not both")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if backend == "auto" and providers is not None:
+            backend = "onnxruntime"
         if providers is not None and backend != "onnxruntime":
             raise ValueError("providers apply to backend='onnxruntime' only")
         if backend == "onnxruntime" and str(device).strip().lower() not in ("cpu", "auto"):
@@ -235,6 +251,7 @@ class Tracker:
             if unknown:
                 raise ValueError(f"unknown tracker configuration fields {unknown}")
             tracker_config = dataclasses.replace(tracker_config, **overrides)
+        backend = resolve_backend(backend, target_device, attention_config)
         if backend == "onnxruntime" and weights is not None and Path(weights).is_dir():
             return cls(_ort_model_from_folder(weights, variant, providers, threads), config=tracker_config,
                        attention=attention_config)

@@ -76,8 +76,9 @@ class TrackerNodeParameters:
                                 "empty = the variant's embedded weights", read_only=True)
     model_device: str = _param("model.device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N",
                                pattern=DEVICE_PATTERN, example="auto, cpu, cuda, cuda:0", read_only=True)
-    model_backend: str = _param("model.backend", "torch", "torch, or onnxruntime (the same network as ONNX graphs; "
-                                "hardware from model.providers)", choices=("torch", "onnxruntime"), read_only=True)
+    model_backend: str = _param("model.backend", "auto", "auto (onnxruntime on a CPU when installed, else torch), "
+                                "torch, or onnxruntime (the same network as ONNX graphs; hardware from "
+                                "model.providers)", choices=("auto", "torch", "onnxruntime"), read_only=True)
     model_providers: str = _param("model.providers", "cpu", "onnxruntime backend: execution providers in order of "
                                   "preference, comma-separated (cpu, cuda, tensorrt or onnxruntime names); one "
                                   "that is not available falls back to cpu with a warning",

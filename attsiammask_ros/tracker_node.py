@@ -89,7 +89,10 @@ def inference_threads() -> int:
 
 def build_tracker(settings: TrackerNodeParameters) -> Tracker:
     """The production tracker: ``Tracker.create`` from the model parameters (tests pass their own factory)."""
-    if settings.model_backend == "onnxruntime":
+    backend = settings.model_backend
+    if backend == "auto" and settings.model_providers.replace(" ", "").lower() != "cpu":
+        backend = "onnxruntime"  # providers beyond the CPU's are onnxruntime's
+    if backend == "onnxruntime":
         if settings.model_device.strip().lower() not in ("auto", "cpu"):
             raise ValueError(f"model.device {settings.model_device!r} applies to the torch backend; with "
                              "model.backend onnxruntime choose the hardware with model.providers (e.g. cuda,cpu)")
@@ -99,7 +102,7 @@ def build_tracker(settings: TrackerNodeParameters) -> Tracker:
                               threads=settings.model_threads or inference_threads())
     return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
                           device=settings.model_device, attention=settings.attention_enabled,
-                          threads=settings.model_threads or inference_threads())
+                          threads=settings.model_threads or inference_threads(), backend=backend)
 
 
 def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> TrackerConfig:

@@ -99,7 +99,7 @@ def generate_launch_description():
         DeclareLaunchArgument("attention", default_value="",
                               description="attention.enabled override: true or false (empty: keep)"),
         DeclareLaunchArgument("backend", default_value="",
-                              description="model.backend override: torch or onnxruntime (empty: keep)"),
+                              description="model.backend override: auto, torch or onnxruntime (empty: keep)"),
         DeclareLaunchArgument("providers", default_value="",
                               description="model.providers override, e.g. tensorrt,cuda,cpu (empty: keep)"),
         DeclareLaunchArgument("lifecycle", default_value="false",

@@ -21,6 +21,16 @@ def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
                           random_init=weights is None, backend=backend)
 
 
+def _resolved(backend: str) -> str:
+    """"auto" -> the backend Tracker.create picks on this machine's CPU (attention on and off alike)."""
+    import torch
+
+    from attsiammask_core.config import AttentionConfig
+    from attsiammask_core.tracker import resolve_backend
+
+    return resolve_backend(backend, torch.device("cpu"), AttentionConfig())
+
+
 def _nanotrack(peers):  # type: ignore[no-untyped-def]
     from attsiammask_core.bench import EvalTrackerTimer
     from attsiammask_core.eval.trackers import make_tracker
@@ -44,7 +54,7 @@ def _busy() -> None:
 
 
 def run_contention(args: argparse.Namespace) -> int:
-    """lite and r50 at 1 and 2 torch threads, alone and beside `args.contend` busy processes; ratios in-run."""
+    """lite and r50 at 1 and 2 threads per backend, alone and beside `args.contend` busy processes; ratios in-run."""
     import multiprocessing
 
     import torch
@@ -52,35 +62,38 @@ def run_contention(args: argparse.Namespace) -> int:
     from attsiammask_core.bench import bench_trackers, synthetic_sequence
 
     variants = args.variants or ["lite", "r50"]
+    backends = list(dict.fromkeys(_resolved(backend) for backend in args.backends))
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench --contend {args.contend}: {args.frames} frames {args.width}x{args.height}, attention "
-          f"off, torch {torch.__version__}, {multiprocessing.cpu_count()} cores, weights: "
-          f"{args.weights or 'random (timing only)'}; each configuration alone, then beside {args.contend} busy "
-          f"process(es)")
-    medians: dict[tuple[str, int, bool], float] = {}
+          f"off, torch {torch.__version__}, {multiprocessing.cpu_count()} cores, backends {', '.join(backends)}, "
+          f"weights: {args.weights or 'random (timing only)'}; each configuration alone, then beside "
+          f"{args.contend} busy process(es)")
+    configs = [(variant, backend) for variant in variants for backend in backends]
+    medians: dict[tuple[str, str, int, bool], float] = {}
     for contended in (False, True):
         busy = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(args.contend if contended else 0)]
         for process in busy:
             process.start()
         try:
-            for variant in variants:
+            for variant, backend in configs:
                 for threads in (1, 2):
-                    torch.set_num_threads(threads)
-                    tracker = _tracker(variant, args.weights, False)
+                    torch.set_num_threads(threads)  # onnxruntime sessions take the same count
+                    tracker = _tracker(variant, args.weights, False, backend)
                     (result,) = bench_trackers({variant: tracker}, frames, box, args.warmup)
-                    medians[(variant, threads, contended)] = result.step.median_ms
+                    medians[(variant, backend, threads, contended)] = result.step.median_ms
         finally:
             for process in busy:
                 process.terminate()
                 process.join(5)
-    print(f"{'variant':<8}{'threads':>8}{'alone ms':>10}{'contended ms':>14}{'slow-down':>11}")
-    for variant in variants:
+    print(f"{'variant':<8}{'backend':>12}{'threads':>8}{'alone ms':>10}{'contended ms':>14}{'slow-down':>11}")
+    for variant, backend in configs:
         for threads in (1, 2):
-            alone, contended = medians[(variant, threads, False)], medians[(variant, threads, True)]
-            print(f"{variant:<8}{threads:>8}{alone:>10.1f}{contended:>14.1f}{contended / alone:>10.2f}x")
-        best = min((1, 2), key=lambda t: medians[(variant, t, True)])
-        print(f"{variant}: fastest beside busy processes at {best} thread(s); there 2 threads take "
-              f"{medians[(variant, 2, True)] / medians[(variant, 1, True)]:.2f}x the time of 1")
+            alone, contended = (medians[(variant, backend, threads, False)],
+                                medians[(variant, backend, threads, True)])
+            print(f"{variant:<8}{backend:>12}{threads:>8}{alone:>10.1f}{contended:>14.1f}{contended / alone:>10.2f}x")
+        best = min((1, 2), key=lambda t: medians[(variant, backend, t, True)])
+        print(f"{variant} {backend}: fastest beside busy processes at {best} thread(s); there 2 threads take "
+              f"{medians[(variant, backend, 2, True)] / medians[(variant, backend, 1, True)]:.2f}x the time of 1")
     return 0
 
 
@@ -97,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     variants = args.variants or sorted(MODELS)
+    args.backends = list(dict.fromkeys(_resolved(backend) for backend in args.backends))
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench: {args.frames} frames {args.width}x{args.height}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, backends {', '.join(args.backends)}, "
@@ -113,11 +127,11 @@ def run(args: argparse.Namespace) -> int:
         if args.peers is not None and variant == variants[0]:  # timed in turns with the first variant
             labelled["nanotrack V2 (OpenCV, reference)"] = _nanotrack(args.peers)
             keys.append(("nanotrack",))
-        if variant == "r50" and "torch" in args.backends:  # pysot's per-frame work, same weights, in turns
+        if variant == "r50":  # pysot's per-frame work, same weights, in turns
             from attsiammask_core.bench import ReferenceFormulation
             from attsiammask_core.tracker import Tracker
 
-            ours = trackers[("torch", False)]
+            ours = trackers.get(("torch", False)) or _tracker(variant, args.weights, False, "torch")
             labelled[REFERENCE_LABEL] = Tracker(ReferenceFormulation(ours.model), config=ours.config, attention=False)
             keys.append(("reference",))
         for key, result in zip(keys, bench_trackers(labelled, frames, box, args.warmup), strict=True):
@@ -133,11 +147,11 @@ def run(args: argparse.Namespace) -> int:
                 ort_ms = results[(variant, "onnxruntime", att)].step.median_ms
                 print(f"{variant} attention {'on' if att else 'off'}: onnxruntime {torch_ms / ort_ms:.2f}x the "
                       f"speed of torch ({ort_ms:.1f} vs {torch_ms:.1f} ms median, measured above in turns)")
-    if "r50" in variants and "torch" in args.backends:
-        ours, reference = results[("r50", "torch", False)], results[("reference",)]
-        print(f"r50 attention off: {reference.step.median_ms / ours.step.median_ms:.2f}x the speed of the reference "
-              f"formulation ({ours.step.median_ms:.1f} vs {reference.step.median_ms:.1f} ms median, measured above "
-              f"in turns on the same frames and weights)")
+    for backend in args.backends if "r50" in variants else ():
+        ours, reference = results[("r50", backend, False)], results[("reference",)]
+        print(f"r50 {backend} attention off: {reference.step.median_ms / ours.step.median_ms:.2f}x the speed of the "
+              f"reference formulation ({ours.step.median_ms:.1f} vs {reference.step.median_ms:.1f} ms median, "
+              f"measured above in turns on the same frames and weights)")
         cmp = compare_with_reference(_tracker("r50", args.weights, False), frames, box)
         diffs = ", ".join(f"{k} {v:.1e}" for k, v in cmp.max_abs_diff.items())
         print(f"r50 network step, same crops: ours {cmp.ours.median_ms:.1f} ms vs reference formulation "
@@ -156,8 +170,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps (default 3)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--backends", nargs="+", default=["torch"], choices=("torch", "onnxruntime"),
-                        help="inference backends, timed in turns on the same frames (default torch)")
+    parser.add_argument("--backends", nargs="+", default=["auto"], choices=("auto", "torch", "onnxruntime"),
+                        help="inference backends, timed in turns on the same frames (default auto: the one "
+                             "Tracker.create picks, onnxruntime when installed)")
     parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files: adds OpenCV's NanoTrack V2 "
                         "(nanotrackv2/*.onnx) on the same frames, for reference")
     parser.add_argument("--contend", type=int, default=0, metavar="N",

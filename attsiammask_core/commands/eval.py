@@ -106,8 +106,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="tracker specs: csrt kcf nanotrack vit ours[:VARIANT][:att|:noatt][:PRESET]")
     parser.add_argument("--protocol", choices=("ope", "vot", "both"), default="both", help="default both")
     parser.add_argument("--out", required=True, type=Path, help="output folder (runs/, results.json, table, plots)")
-    parser.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
-                        help="inference backend of ours (default torch)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="inference backend of ours (default auto: onnxruntime on a CPU when installed)")
     parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (nanotrack, vit)")
     parser.add_argument("--weights", type=Path, help="weights for ours (official SiamMask .pth or .pt)")
     parser.add_argument("--device", default="cpu", help="device for ours: cpu, cuda, cuda:N or auto (default cpu)")

@@ -37,7 +37,7 @@ def backend_pair(variant: str, attention: bool, weights: str | None = None, rand
     from .ort_model import OrtModel
 
     torch_tracker = Tracker.create(variant=variant, weights=weights, attention=attention, random_init=random_init,
-                                   threads=threads)
+                                   threads=threads, backend="torch")
     ort_model = OrtModel.from_torch(torch_tracker.model, threads=threads)
     ort_tracker = Tracker(ort_model, config=torch_tracker.config, attention=torch_tracker.attention_config)
     return torch_tracker, ort_tracker

@@ -288,13 +288,14 @@ def _peer_factory(kind: str, peers_dir: Path | None) -> TrackerFactory:
 
 
 def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_init: bool,
-                  backend: str = "torch") -> TrackerFactory:
+                  backend: str = "auto") -> TrackerFactory:
     from attsiammask_core import __version__
-    from attsiammask_core.tracker import Tracker
+    from attsiammask_core.tracker import Tracker, resolve_backend
 
     # Build (and load) the model once; every factory call wraps it in a fresh Tracker (the model is stateless).
     base = Tracker.create(variant=parsed.variant, weights=weights, device=device, attention=parsed.attention,
-                          config=parsed.preset, random_init=random_init)
+                          config=parsed.preset, random_init=random_init, backend="torch")
+    backend = resolve_backend(backend, base.device, base.attention_config)
     name = dataclasses.replace(parsed, attention=base.attention_config.enabled).canonical
     # The model's own digest keys the cache: embedded weights may change without a file to hash.
     options = {"version": __version__, "config": dataclasses.asdict(base.config),
@@ -316,7 +317,7 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
 
 
 def make_tracker(spec: str, peers_dir: Path | None = None, weights: str | Path | None = None, device: str = "cpu",
-                 random_init: bool = False, backend: str = "torch") -> TrackerFactory:
+                 random_init: bool = False, backend: str = "auto") -> TrackerFactory:
     """The factory of one tracker spec (see the module docstring for the grammar).
 
     ``peers_dir`` is needed by nanotrack and vit (FileNotFoundError naming the missing files otherwise);

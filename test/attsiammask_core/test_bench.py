@@ -76,4 +76,4 @@ def test_bench_prints_only_ratios_measured_in_the_run(capsys):
                               "--width", "320", "--height", "240"])
     assert args.func(args) == 0
     out = capsys.readouterr().out
-    assert "alone ms" in out and "contended ms" in out and "lite: fastest beside busy processes at" in out
+    assert "alone ms" in out and "contended ms" in out and "lite onnxruntime: fastest beside busy processes at" in out

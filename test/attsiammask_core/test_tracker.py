@@ -356,7 +356,7 @@ def test_create_loads_weights_through_the_weights_package(monkeypatch, tmp_path)
     monkeypatch.setattr(weights_module, "load_any", lambda path, model, variant=None: calls.append((path, variant)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tracker = Tracker.create(weights=tmp_path / "w.pt", config="vot", attention=False)
+        tracker = Tracker.create(weights=tmp_path / "w.pt", config="vot", attention=False, backend="torch")
     assert calls == [(tmp_path / "w.pt", "lite")]  # the default variant
     assert tracker.config.penalty_k == 0.04 and not tracker.attention_config.enabled
 

@@ -57,7 +57,7 @@ def test_defaults_are_valid():
     ("input.reliability", "reliable!", "one of best_effort, reliable"),
     ("model.device", "gpu", "model.device must match"),
     ("model.device", "cuda:x", "must match"),
-    ("model.backend", "tensorrt", "model.backend must be one of torch, onnxruntime"),
+    ("model.backend", "tensorrt", "model.backend must be one of auto, torch, onnxruntime"),
     ("model.providers", "gpu", "model.providers must match"),
     ("model.providers", "cuda,,cpu", "e.g. cpu; cuda,cpu"),
     ("model.providers", "", "must match"),

@@ -420,6 +420,12 @@ def test_build_tracker_with_the_onnxruntime_backend():
     assert tracker.config.window_influence == 0.455  # the embedded weights' tuned values, as with torch
     with pytest.raises(ValueError, match="choose the hardware with model.providers"):
         build_tracker(params.TrackerNodeParameters(model_backend="onnxruntime", model_device="cuda"))
+    # the default backend "auto": onnxruntime on this CPU; providers beyond cpu also ask for onnxruntime
+    assert type(build_tracker(params.TrackerNodeParameters()).model).__name__ == "OrtModel"
+    with pytest.warns(RuntimeWarning, match="CUDAExecutionProvider is not available"):
+        assert type(build_tracker(params.TrackerNodeParameters(model_providers="cuda,cpu")).model).__name__ == \
+            "OrtModel"
+    assert type(build_tracker(params.TrackerNodeParameters(model_backend="torch")).model).__name__ != "OrtModel"
 
 
 def test_tracker_config_keeps_recovery_above_loss():

@@ -16,6 +16,7 @@ from attsiammask_core.deploy.graphs import GRAPHS  # noqa: E402
 from attsiammask_core.deploy.ort_model import MANIFEST, OrtModel, cut_window  # noqa: E402
 from attsiammask_core.deploy.parity import backend_pair, compare_on_frames  # noqa: E402
 from attsiammask_core.models.refine import WINDOWS, WINDOWS_STRIDE16, crop_window  # noqa: E402
+from attsiammask_core.tracker import resolve_backend  # noqa: E402
 from attsiammask_core.weights import WeightsError  # noqa: E402
 
 BOX_PX, SCORE = 0.5, 1e-4
@@ -78,9 +79,25 @@ def test_tracker_create_switches_backend_and_checks_arguments():
     with pytest.raises(ValueError, match="backend must be one of"):
         Tracker.create(variant="lite", backend="tensorrt")
     with pytest.raises(ValueError, match="providers apply to backend='onnxruntime' only"):
-        Tracker.create(variant="lite", providers=["cuda"])
+        Tracker.create(variant="lite", backend="torch", providers=["cuda"])
     with pytest.raises(ValueError, match="keep device='cpu'"):
         Tracker.create(variant="lite", backend="onnxruntime", device="cuda")
+
+
+def test_auto_backend_is_onnxruntime_on_a_cpu_and_torch_where_onnxruntime_cannot_run(monkeypatch):
+    assert isinstance(Tracker.create(variant="lite", attention=False).model, OrtModel)  # the default: auto
+    assert isinstance(Tracker.create(variant="lite", providers=["cpu"]).model, OrtModel)
+    backbone_parts = AttentionConfig(enabled=True, part_features="backbone")
+    assert not isinstance(Tracker.create(variant="lite", attention=backbone_parts).model, OrtModel)
+    assert resolve_backend("auto", torch.device("cuda"), AttentionConfig()) == "torch"
+    assert resolve_backend("torch", torch.device("cpu"), AttentionConfig()) == "torch"
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxruntime" else real_find_spec(name, *a))
+    assert resolve_backend("auto", torch.device("cpu"), AttentionConfig()) == "torch"
+    assert not isinstance(Tracker.create(variant="lite", attention=False).model, OrtModel)
 
 
 def test_unavailable_gpu_providers_fall_back_to_cpu_with_a_warning():
@@ -125,7 +142,7 @@ def test_export_folder_runs_with_the_stored_values(tmp_path, crossing, capsys):
         assert [i.name for i in proto.graph.input] == list(GRAPHS[name].inputs)
         assert [o.name for o in proto.graph.output] == list(GRAPHS[name].outputs)
     from_folder = Tracker.create(variant="lite", backend="onnxruntime", weights=tmp_path)
-    reference = Tracker.create(variant="lite")
+    reference = Tracker.create(variant="lite", backend="torch")
     assert from_folder.config == reference.config
     assert from_folder.attention_config.enabled is reference.attention_config.enabled is False
     frames, box = crossing
