@@ -83,11 +83,13 @@ class EvalTrackerTimer:
 
 
 def bench_trackers(trackers: dict[str, Tracker], frames: list[np.ndarray], box: tuple[float, float, float, float],
-                   warmup: int = 3) -> list[TrackBench]:
+                   warmup: int = 3, settle_s: float = 0.0) -> list[TrackBench]:
     """Init each tracker on the first frame, then track the rest, the trackers taking turns on every frame.
 
     Taking turns exposes every configuration to the same machine load, so their difference is not drift.
-    The first `warmup` steps are not counted.
+    The first `warmup` steps are not counted. ``settle_s`` is an untimed pause before every step, as between a
+    camera's frames: without it, the OpenMP threads of one configuration still spin (busy-wait) on the cores while
+    the next one is timed.
     """
     init_ms: dict[str, float] = {}
     for label, tracker in trackers.items():
@@ -98,6 +100,8 @@ def bench_trackers(trackers: dict[str, Tracker], frames: list[np.ndarray], box: 
     stages: dict[str, dict[str, list[float]]] = {label: {name: [] for name in STAGES} for label in trackers}
     for i, frame in enumerate(frames[1:]):
         for label, tracker in trackers.items():
+            if settle_s > 0:
+                time.sleep(settle_s)
             t0 = time.perf_counter()
             tracker.track(frame)
             elapsed = time.perf_counter() - t0

@@ -79,7 +79,8 @@ def run_contention(args: argparse.Namespace) -> int:
                 for threads in (1, 2):
                     torch.set_num_threads(threads)  # onnxruntime sessions take the same count
                     tracker = _tracker(variant, args.weights, False, backend)
-                    (result,) = bench_trackers({variant: tracker}, frames, box, args.warmup)
+                    (result,) = bench_trackers({variant: tracker}, frames, box, args.warmup,
+                                               args.settle_ms / 1000.0)
                     medians[(variant, backend, threads, contended)] = result.step.median_ms
         finally:
             for process in busy:
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench: {args.frames} frames {args.width}x{args.height}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, backends {', '.join(args.backends)}, "
-          f"weights: {args.weights or 'random (timing only)'}; configurations take turns on every frame")
+          f"weights: {args.weights or 'random (timing only)'}; configurations take turns on every frame, "
+          f"{args.settle_ms:g} ms untimed pause before each step")
     print(f"{'configuration':<34}{'median ms':>10}{'p95 ms':>9}{'fps':>7}  " + "".join(f"{s + ' ms':>13}"
                                                                                    for s in STAGES))
     results = {}
@@ -134,7 +136,8 @@ def run(args: argparse.Namespace) -> int:
             ours = trackers.get(("torch", False)) or _tracker(variant, args.weights, False, "torch")
             labelled[REFERENCE_LABEL] = Tracker(ReferenceFormulation(ours.model), config=ours.config, attention=False)
             keys.append(("reference",))
-        for key, result in zip(keys, bench_trackers(labelled, frames, box, args.warmup), strict=True):
+        for key, result in zip(keys, bench_trackers(labelled, frames, box, args.warmup, args.settle_ms / 1000.0),
+                               strict=True):
             results[key] = result
             print(_row(result))
         for backend in args.backends:
@@ -170,6 +173,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps (default 3)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--settle-ms", type=float, default=20.0,
+                        help="untimed pause before every step, as between camera frames (default %(default)s; 0: "
+                             "back to back, where one configuration's spinning OpenMP threads slow the next)")
     parser.add_argument("--backends", nargs="+", default=["auto"], choices=("auto", "torch", "onnxruntime"),
                         help="inference backends, timed in turns on the same frames (default auto: the one "
                              "Tracker.create picks, onnxruntime when installed)")

@@ -35,6 +35,13 @@ def test_bench_trackers_counts_every_configuration_and_stage():
         assert result.step.median_ms > 0 and result.init_ms > 0
 
 
+def test_the_settle_pause_is_not_timed():
+    frames, box = synthetic_sequence(4, (320, 240))
+    tracker = Tracker(PlantedModel(), config=TrackerConfig(lost_threshold=0.0), attention=False)
+    (result,) = bench_trackers({"a": tracker}, frames, box, warmup=0, settle_s=0.2)
+    assert result.step.median_ms < 150.0  # a step of the planted model takes milliseconds, the pause 200
+
+
 def test_reference_formulation_gives_identical_outputs():
     torch.manual_seed(0)
     tracker = Tracker(build_model("r50"), config=TrackerConfig(lost_threshold=0.0), attention=False)
