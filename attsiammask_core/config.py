@@ -40,6 +40,12 @@ class TrackerConfig:
     cell, as NanoTrack's head; ratios and scales unused). ``polygon`` is what TrackResult.polygon reports:
     "mask" (SiamMask: the rotated rectangle of the mask's largest contour, the box when that is too small) or
     "box" (the axis-aligned tracked box).
+
+    ``tie_temperature`` makes the choice of the best cell continuous in the scores: cells whose penalised score
+    is within 10 temperatures of the best are blended in (softmax weights), so a near-tie of two cells (scores
+    1e-6 apart) gives nearly the same box whichever way float round-off tips it (other hardware, another
+    backend); the step is exactly the argmax step on every frame without such a tie. 0 = plain argmax (pysot's
+    step, the default of the r50 presets); the lite preset and weights use 1e-4.
     """
 
     penalty_k: float = 0.10
@@ -63,6 +69,7 @@ class TrackerConfig:
     lost_window_factor: float = 0.5
     head: str = "anchor"
     polygon: str = "mask"
+    tie_temperature: float = 0.0
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -76,6 +83,8 @@ class TrackerConfig:
                  f"{self.window_influence}")
         _require(0 < self.lr <= 1, name, f"lr must be in (0, 1], got {self.lr}")
         _require(0 <= self.mask_threshold < 1, name, f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
+        _require(0 <= self.tie_temperature <= 0.01, name, f"tie_temperature must be in [0, 0.01], got "
+                 f"{self.tie_temperature}")
         _require(self.context_amount >= 0, name, f"context_amount must be >= 0, got {self.context_amount}")
         for key in ("exemplar_size", "instance_size", "stride", "base_size", "score_size", "lost_frames"):
             value = getattr(self, key)
@@ -214,7 +223,7 @@ PRESETS: MappingProxyType[str, TrackerConfig] = MappingProxyType({
     # the lite model's geometry (stride 16, 16x16 point head) with NanoTrack V2's published tracking values;
     # the shipped weights carry their own tuned values (weights metadata), which take precedence
     "nanotrack": TrackerConfig(penalty_k=0.15, window_influence=0.49, lr=0.385, mask_threshold=0.3, stride=16,
-                               base_size=7, score_size=16, head="point"),
+                               base_size=7, score_size=16, head="point", tie_temperature=1e-4),
 })
 # The preset a variant uses when neither the caller nor the weights file gives a tracker configuration.
 VARIANT_PRESETS: MappingProxyType[str, str] = MappingProxyType({"r50": "r50_l3", "effnet": "r50_l3",

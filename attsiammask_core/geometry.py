@@ -244,3 +244,21 @@ def mask_polygon(mask_prob: np.ndarray, threshold: float, fallback_cxcywh: Seque
             points = contours[best].reshape(-1, 2)
             return cv2.boxPoints(cv2.minAreaRect(points)).astype(np.float64)
     return axis_aligned_polygon_cxcywh(fallback_cxcywh)
+
+
+TIE_WINDOW = 10.0  # cells further than this many temperatures below the best get weight 0 (e^-10 < 5e-5)
+
+
+def near_tie_weights(pscore: np.ndarray, best: int, temperature: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cells within TIE_WINDOW temperatures of the best penalised score and their softmax weights (summing to 1).
+
+    Just (best,) with weight 1 when no other cell is that close or temperature is 0: the argmax exactly.
+    """
+    if temperature <= 0:
+        return np.array([best]), np.ones(1)
+    gap = pscore[best] - pscore
+    near = np.flatnonzero(gap < TIE_WINDOW * temperature)
+    if near.size <= 1:
+        return np.array([best]), np.ones(1)
+    weights = np.exp(-gap[near] / temperature)
+    return near, weights / weights.sum()

@@ -335,15 +335,16 @@ class Tracker:
         penalty = geo.scale_ratio_penalty(boxes[:, 2:], self._state[2:], scale_z, cfg.penalty_k)
         pscore = geo.blend_window(penalty * score, self._window, influence)
         best = int(np.argmax(pscore))
-        best_score = float(score[best])
+        near, weights = geo.near_tie_weights(pscore, best, cfg.tie_temperature)
+        best_score = float(weights @ score[near])
 
         if was_lost and best_score < cfg.recover_threshold:
             return self._lost_result(frame, best_score, {"crop": t1 - t0, **network, "refine": 0.0,
                                                          "post": time.perf_counter() - t2})
         self._low_count = self._low_count + 1 if best_score < cfg.lost_threshold else 0
         self._lost = False
-        lr = penalty[best] * score[best] * cfg.lr
-        cx, cy, w, h = boxes[best] / scale_z
+        lr = float(weights @ (penalty[near] * score[near])) * cfg.lr
+        cx, cy, w, h = (weights @ boxes[near]) / scale_z
         new_w = self._state[2] * (1 - lr) + w * lr
         new_h = self._state[3] * (1 - lr) + h * lr
         self._state = geo.clip_state_cxcywh((self._state[0] + cx, self._state[1] + cy, new_w, new_h),

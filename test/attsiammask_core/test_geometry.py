@@ -194,3 +194,20 @@ def test_first_cell_offset_of_both_geometries():
     assert geo.first_cell_offset(16, 7, 127, 255) == -64.0  # lite: cell 8's window is centred on the crop
     box = geo.mask_source_box_xywh((100.0, 50.0, 510.0, 510.0), (8, 8), 16, 7, 127, 255)
     np.testing.assert_allclose(box[:2] + box[2:] / 2, [100 + 510 / 2, 50 + 510 / 2])  # the crop's centre
+
+
+def test_near_tie_weights_are_the_argmax_without_a_tie():
+    pscore = np.array([0.2, 0.9, 0.5, 0.8989])  # the runner-up is 1.1e-3 below: outside 10 temperatures of 1e-4
+    near, weights = geo.near_tie_weights(pscore, 1, 1e-4)
+    assert near.tolist() == [1] and weights.tolist() == [1.0]
+    near, weights = geo.near_tie_weights(pscore, 1, 0.0)  # 0: plain argmax
+    assert near.tolist() == [1] and weights.tolist() == [1.0]
+
+
+def test_near_tie_weights_are_continuous_in_the_scores():
+    """Two cells 1e-6 apart get nearly equal weights whichever is ahead: round-off cannot flip the choice."""
+    a = geo.near_tie_weights(np.array([0.1, 0.7, 0.7 - 1e-6]), 1, 1e-4)
+    b = geo.near_tie_weights(np.array([0.1, 0.7 - 1e-6, 0.7]), 2, 1e-4)
+    assert a[0].tolist() == b[0].tolist() == [1, 2]
+    assert a[1].sum() == pytest.approx(1.0) and np.abs(a[1] - b[1]).max() < 0.011
+    np.testing.assert_allclose(a[1], [np.exp(0) / (1 + np.exp(-0.01)), np.exp(-0.01) / (1 + np.exp(-0.01))])

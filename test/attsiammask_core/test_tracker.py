@@ -13,7 +13,7 @@ from fake_siammask import ConvFeatureModel, PlantedModel
 import attsiammask_core.models as models_module
 import attsiammask_core.weights as weights_module
 from attsiammask_core import geometry as geo
-from attsiammask_core.config import AttentionConfig, TrackerConfig
+from attsiammask_core.config import AttentionConfig, TrackerConfig, preset
 from attsiammask_core.tracker import Tracker, TrackResult, resolve_device
 
 SHAPES = [(104, 32), (88, 40), (64, 64), (40, 80), (32, 96)]
@@ -104,6 +104,25 @@ def test_scale_ratio_penalty_prefers_the_unchanged_shape():
         tracker.init(frame, (300, 200, 64, 64))
         tracker.track(frame)
         assert model.refine_calls == [winner[1:]]
+
+
+def test_a_near_tie_gives_nearly_the_same_box_whichever_cell_is_ahead():
+    """Two cells mirrored about the centre, 1e-6 apart: with argmax (tie_temperature 0) the box jumps by a cell
+    when the tie tips the other way; with the default temperature by under a hundredth of that."""
+    model, frame = PlantedModel(), _frame()
+
+    def box_when_ahead(x_ahead: int, temperature: float) -> np.ndarray:
+        model.clear()
+        for x in (10, 14):
+            model.set_score(2, 12, x, 0.9 + (1e-6 if x == x_ahead else 0.0))
+        tracker = _tracker(model, tie_temperature=temperature)
+        tracker.init(frame, (300, 200, 64, 64))
+        return np.asarray(tracker.track(frame).box)
+
+    assert TrackerConfig().tie_temperature == 0.0 and preset("nanotrack").tie_temperature == 1e-4
+    jump = np.abs(box_when_ahead(10, 0.0) - box_when_ahead(14, 0.0)).max()
+    assert jump > 10.0  # 4 cells of 8 px apart
+    assert np.abs(box_when_ahead(10, 1e-4) - box_when_ahead(14, 1e-4)).max() < 0.01 * jump
 
 
 def test_cosine_window_prefers_the_centre():
