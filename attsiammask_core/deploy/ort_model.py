@@ -100,7 +100,8 @@ class OrtModel:
         folder = Path(folder)
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
-            raise FileNotFoundError(f"{folder}: no {MANIFEST}; not written by `attsiammask export`")
+            raise FileNotFoundError(f"{folder}: weights file not found: a folder, and no `attsiammask export` "
+                                    f"folder (no {MANIFEST})")
         manifest = json.loads(manifest_path.read_text())
         graphs = {}
         for name in GRAPHS:

@@ -151,7 +151,7 @@ def test_export_folder_runs_with_the_stored_values(tmp_path, crossing, capsys):
     with pytest.raises(WeightsError, match="holds graphs of variant 'lite', not 'r50'"):
         Tracker.create(variant="r50", backend="onnxruntime", weights=tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="not written by `attsiammask export`"):
+    with pytest.raises(FileNotFoundError, match="weights file not found: a folder, and no `attsiammask export` folder"):
         Tracker.create(variant="lite", backend="onnxruntime", weights=tmp_path / "empty")
 
 

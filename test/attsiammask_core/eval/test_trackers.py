@@ -168,9 +168,10 @@ def test_ours_adapter_gives_box_polygon_mask_and_fresh_trackers(monkeypatch, tmp
         make_tracker("ours:r50")  # r50 has no embedded weights
     weights = tmp_path / "w.pt"
     weights.write_bytes(b"x")
-    factory = make_tracker("ours:noatt:vot", weights=weights)
+    factory = make_tracker("ours:noatt:vot", weights=weights, backend="torch")
     assert _PlantedTracker.calls[-1] == {"variant": "lite", "weights": weights, "device": "cpu", "attention": False,
-                                         "config": "vot", "random_init": False}
+                                         "config": "vot", "random_init": False, "backend": "torch"}
+    assert factory.options["backend"] == "torch"
     assert factory.spec == "ours:lite:noatt:vot" and factory.options["weights"] == str(weights)
     assert len(factory.options["model_sha256"]) == 64
     assert factory.options["config"]["penalty_k"] == 0.04 and factory.options["attention"]["enabled"] is False

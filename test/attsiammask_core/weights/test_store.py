@@ -158,6 +158,6 @@ def test_tracker_create_uses_the_embedded_weights_of_a_variant(tmp_path, monkeyp
     save_weights(shipped, tmp_path / "lite.pt", {"variant": "lite"})
     monkeypatch.setattr(store, "EMBEDDED_DIR", tmp_path)
     assert store.embedded_weights_path("lite") == tmp_path / "lite.pt"
-    tracker = Tracker.create(variant="lite", attention=False)
+    tracker = Tracker.create(variant="lite", attention=False, backend="torch")
     for key, tensor in shipped.state_dict().items():
         assert torch.equal(tracker.model.state_dict()[key], tensor), key
