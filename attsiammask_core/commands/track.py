@@ -80,6 +80,13 @@ def read_video(capture: cv2.VideoCapture) -> Iterator[np.ndarray]:
         capture.release()
 
 
+def _create_tracker(args: argparse.Namespace) -> Tracker:
+    """The tracker of the command line; attention as the weights choose unless --attention / --no-attention."""
+    attention = True if args.attention else False if args.no_attention else None
+    return Tracker.create(variant=args.variant, weights=args.weights, device=args.device, attention=attention,
+                          config=args.preset, random_init=args.random_init, backend=args.backend)
+
+
 def result_record(index: int, result: TrackResult) -> dict[str, object]:
     """The JSON-ready record of one tracked frame."""
     return {"frame": index, "box": [round(v, 3) for v in result.box],
@@ -144,8 +151,7 @@ def run_bag(args: argparse.Namespace) -> int:
     started = done = 0
     try:
         bag = ImageBag(args.bag, args.topic)
-        tracker = Tracker.create(variant=args.variant, weights=args.weights, device=args.device,
-                                 attention=not args.no_attention, config=args.preset, random_init=args.random_init)
+        tracker = _create_tracker(args)
         args.out.mkdir(parents=True, exist_ok=True)
         mcap = any(args.bag.glob("*.mcap")) if args.bag.is_dir() else args.bag.suffix == ".mcap"
         out = OutputBag(args.out / "bag", args.topic, bag.msgtype, args.namespace, bag.store, mcap)
@@ -196,8 +202,7 @@ def run(args: argparse.Namespace) -> int:
         frames, count, fps = _source(args)
         if args.max_frames is not None:
             count = min(count, args.max_frames) if count else args.max_frames
-        tracker = Tracker.create(variant=args.variant, weights=args.weights, device=args.device,
-                                 attention=not args.no_attention, config=args.preset, random_init=args.random_init)
+        tracker = _create_tracker(args)
         args.out.mkdir(parents=True, exist_ok=True)
         results = args.out / "results.jsonl"
         written = 0
@@ -255,7 +260,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", type=Path, help="official SiamMask .pth or our .pt")
     parser.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
-    parser.add_argument("--no-attention", action="store_true", help="plain SiamMask (no attention step)")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="inference backend (default auto: onnxruntime on a CPU when installed)")
+    attention = parser.add_mutually_exclusive_group()
+    attention.add_argument("--attention", action="store_true", help="the attention step on")
+    attention.add_argument("--no-attention", action="store_true", help="plain SiamMask (no attention step)")
     parser.add_argument("--preset", default=None, choices=preset_names(),
                         help="tracker hyperparameters (default: those stored with the weights, else the variant's)")
     parser.add_argument("--max-frames", type=positive_int, help="stop after this many frames")

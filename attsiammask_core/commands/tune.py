@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         names = load_split(args.split, split_file=args.split_file)
         sequences = discover(args.data, names)
         base = Tracker.create(variant=args.variant, weights=args.weights, attention=not args.no_attention,
-                              threads=args.threads)
+                              threads=args.threads, backend=args.backend)
         candidates = grid(axes)
         for candidate in candidates:  # fail on a bad field or value before hours of runs
             dataclasses.replace(base.config, **candidate)
@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         source = args.weights or embedded_weights_path(args.variant)
         tensors, metadata = read_weights(source)
         config = dataclasses.replace(base.config, **best["overrides"])
-        model = base.model
+        from attsiammask_core.models import build_model
+
+        model = build_model(args.variant)  # a torch module to write, whichever backend tuned
         model.load_state_dict(tensors)
         meta = {k: v for k, v in metadata.items() if k not in ("format", "format_version")}
         meta["tracker_config"] = tracker_config_to_json(config)
@@ -84,6 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tie", type=float, default=0.005, help="AUC difference counted as a tie (default %(default)s)")
     p.add_argument("--write", type=Path, default=None, help="write the weights with the chosen config here")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default %(default)s)")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                   help="inference backend (default auto, as Tracker.create: onnxruntime on a CPU when installed)")
     p.add_argument("--out", type=Path, required=True, help="folder for ope.jsonl (resumable) and ranking.json")
     p.add_argument("--verbose", action="store_true", help="print every (candidate, sequence) result")
     p.set_defaults(func=run)

@@ -35,7 +35,7 @@ class _FakeFactory:
         model = PlantedModel()
         model.set_score(2, 12, 12, 0.9)
         model.mask[40:90, 40:90] = 10.0
-        return Tracker(model, config=kwargs["config"], attention=kwargs["attention"], device=kwargs["device"])
+        return Tracker(model, config=kwargs["config"], attention=bool(kwargs["attention"]), device=kwargs["device"])
 
 
 def _frames(count: int = 4, hw: tuple[int, int] = (120, 160)) -> list[np.ndarray]:
@@ -72,7 +72,7 @@ def test_frames_folder_to_results_and_annotated_video(tmp_path, fake_tracker, ca
                  "--preset", "vot", "--no-attention"])
     assert code == 0
     assert fake_tracker.calls == [{"variant": "lite", "weights": None, "device": "cpu", "attention": False,
-                                   "config": "vot", "random_init": False}]
+                                   "config": "vot", "random_init": False, "backend": "auto"}]
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["frame"] for r in records] == [0, 1, 2, 3]
     assert records[0] == {"frame": 0, "box": [50, 40, 40, 30], "polygon": [[50, 40], [90, 40], [90, 70], [50, 70]],
@@ -99,7 +99,10 @@ def test_video_input_with_max_frames(tmp_path, fake_tracker):
     assert _run(["--video", str(path), "--box", "50,40,40,30", "--out", str(out), "--max-frames", "3"]) == 0
     lines = (out / "results.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == [0, 1, 2]
-    assert fake_tracker.calls[0]["attention"] is True and fake_tracker.calls[0]["config"] is None
+    assert fake_tracker.calls[0]["attention"] is None and fake_tracker.calls[0]["config"] is None  # the weights' own
+    assert _run(["--video", str(path), "--box", "50,40,40,30", "--out", str(out), "--max-frames", "2", "--attention",
+                 "--backend", "torch"]) == 0
+    assert fake_tracker.calls[1]["attention"] is True and fake_tracker.calls[1]["backend"] == "torch"
 
 
 def test_user_errors_return_2_with_a_message(tmp_path, fake_tracker, capsys):

@@ -77,3 +77,24 @@ def test_command_rejects_an_unknown_field(tmp_path, capsys):
     assert cli_main(["tune", "--data", str(tmp_path), "--split-file", str(split), "--grid", "speed=1",
                      "--out", str(tmp_path / "o")]) == 2
     assert "speed" in capsys.readouterr().err
+
+
+def test_command_writes_the_winner_into_a_copy_of_the_weights(tmp_path, capsys):
+    """With the default backend (onnxruntime where installed) the copy is still written from a torch module."""
+    import torch
+
+    from attsiammask_core.weights import embedded_weights_path, read_weights
+
+    if embedded_weights_path("lite") is None:
+        pytest.skip("the embedded lite weights file is not in this checkout")
+    write_sequence(tmp_path, "square", n=4)
+    split = tmp_path / "split.json"
+    split.write_text(json.dumps({"validation": ["square"]}))
+    out = tmp_path / "tuned.pt"
+    assert cli_main(["tune", "--data", str(tmp_path), "--split-file", str(split), "--grid", "lr=0.2,0.4",
+                     "--out", str(tmp_path / "o"), "--write", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    tensors, metadata = read_weights(out)
+    original, _ = read_weights(embedded_weights_path("lite"))
+    assert set(tensors) == set(original) and all(torch.equal(tensors[k], original[k]) for k in original)
+    assert json.loads(metadata["tracker_config"])["lr"] in (0.2, 0.4)
