@@ -88,8 +88,7 @@ def bench_trackers(trackers: dict[str, Tracker], frames: list[np.ndarray], box: 
 
     Taking turns exposes every configuration to the same machine load, so their difference is not drift.
     The first `warmup` steps are not counted. ``settle_s`` is an untimed pause before every step, as between a
-    camera's frames: without it, the OpenMP threads of one configuration still spin (busy-wait) on the cores while
-    the next one is timed.
+    camera's frames (threads fall asleep, caches go cold); without it the configurations run back to back.
     """
     init_ms: dict[str, float] = {}
     for label, tracker in trackers.items():

@@ -173,9 +173,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=int, default=3, help="untimed first steps (default 3)")
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--settle-ms", type=float, default=20.0,
-                        help="untimed pause before every step, as between camera frames (default %(default)s; 0: "
-                             "back to back, where one configuration's spinning OpenMP threads slow the next)")
+    parser.add_argument("--settle-ms", type=float, default=0.0,
+                        help="untimed pause before every step, as between a camera's frames: idle threads fall "
+                             "asleep and caches go cold, so each step pays its wake-up (default %(default)s: back to "
+                             "back, where one configuration's spinning OpenMP threads may slow the next)")
     parser.add_argument("--backends", nargs="+", default=["auto"], choices=("auto", "torch", "onnxruntime"),
                         help="inference backends, timed in turns on the same frames (default auto: the one "
                              "Tracker.create picks, onnxruntime when installed)")
