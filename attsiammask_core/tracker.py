@@ -281,6 +281,10 @@ class Tracker:
         return self._kernels is not None
 
     def _to_tensor(self, crop: np.ndarray) -> torch.Tensor:
+        """(1, 3, H, W) float32 from an H x W x 3 uint8 crop. On the CPU numpy converts it on one thread: a torch op
+        here would wake torch's OpenMP threads, which then spin on the cores the next network step needs."""
+        if self.device.type == "cpu":
+            return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)[None])
         tensor = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device)
         return tensor.permute(2, 0, 1).unsqueeze(0).to(torch.float32).contiguous()
 
