@@ -21,14 +21,14 @@ def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
                           random_init=weights is None, backend=backend)
 
 
-def _resolved(backend: str) -> str:
-    """"auto" -> the backend Tracker.create picks on this machine's CPU (attention on and off alike)."""
+def _resolved_backends(names: list[str]) -> list[str]:
+    """The backends to time, "auto" replaced by the one Tracker.create picks on this CPU; duplicates dropped."""
     import torch
 
     from attsiammask_core.config import AttentionConfig
     from attsiammask_core.tracker import resolve_backend
 
-    return resolve_backend(backend, torch.device("cpu"), AttentionConfig())
+    return list(dict.fromkeys(resolve_backend(name, torch.device("cpu"), AttentionConfig()) for name in names))
 
 
 def _nanotrack(peers):  # type: ignore[no-untyped-def]
@@ -62,13 +62,12 @@ def run_contention(args: argparse.Namespace) -> int:
     from attsiammask_core.bench import bench_trackers, synthetic_sequence
 
     variants = args.variants or ["lite", "r50"]
-    backends = list(dict.fromkeys(_resolved(backend) for backend in args.backends))
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench --contend {args.contend}: {args.frames} frames {args.width}x{args.height}, attention "
-          f"off, torch {torch.__version__}, {multiprocessing.cpu_count()} cores, backends {', '.join(backends)}, "
+          f"off, torch {torch.__version__}, {multiprocessing.cpu_count()} cores, backends {', '.join(args.backends)}, "
           f"weights: {args.weights or 'random (timing only)'}; each configuration alone, then beside "
           f"{args.contend} busy process(es)")
-    configs = [(variant, backend) for variant in variants for backend in backends]
+    configs = [(variant, backend) for variant in variants for backend in args.backends]
     medians: dict[tuple[str, str, int, bool], float] = {}
     for contended in (False, True):
         busy = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(args.contend if contended else 0)]
@@ -101,6 +100,7 @@ def run_contention(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.node:
         return run_ros_command("attsiammask_ros.bench_node", "bench --node", args)
+    args.backends = _resolved_backends(args.backends)
     if args.contend:
         return run_contention(args)
     import torch
@@ -111,7 +111,6 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     variants = args.variants or sorted(MODELS)
-    args.backends = list(dict.fromkeys(_resolved(backend) for backend in args.backends))
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench: {args.frames} frames {args.width}x{args.height}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, backends {', '.join(args.backends)}, "
