@@ -15,7 +15,7 @@ __all__ = [
     "search_crop_box_xywh", "anchor_shapes_wh", "anchors_cxcywh", "hann_window", "decode_deltas_cxcywh",
     "scale_ratio_penalty", "blend_window", "clip_state_cxcywh", "xywh_to_cxcywh", "cxcywh_to_xywh",
     "clip_xywh_to_frame", "axis_aligned_polygon_cxcywh", "mask_source_box_xywh", "mask_to_frame",
-    "mask_polygon",
+    "mask_reach_xyxy", "mask_polygon",
 ]
 
 
@@ -211,6 +211,36 @@ def mask_source_box_xywh(crop_box_xywh: Sequence[float], pos_yx: tuple[int, int]
                      s * exemplar_size, s * exemplar_size], dtype=np.float64)
 
 
+def _mask_mapping(mask_side: int, source_box_xywh: Sequence[float], frame_hw: Sequence[int]
+                  ) -> tuple[float, float, float, float]:
+    """(a, c, b, d) of the forward map X = a u + c, Y = b v + d from mask pixels (u, v) to frame pixels (spec 8.9)."""
+    height, width = int(frame_hw[0]), int(frame_hw[1])
+    k = mask_side / source_box_xywh[2]
+    back = (-source_box_xywh[0] * k, -source_box_xywh[1] * k, width * k, height * k)
+    a = (width - 1) / back[2]
+    b = (height - 1) / back[3]
+    return a, -a * back[0], b, -b * back[1]
+
+
+def _reach(scale: float, offset: float, side: int, limit: int) -> tuple[int, int]:
+    """Frame pixels [lo, hi) that a bilinear warp of ``side`` samples at X = scale u + offset can reach (u in
+    (-1, side)), with a pixel to spare each way, clipped to [0, limit)."""
+    lo = int(np.floor(offset - scale)) - 1
+    hi = int(np.ceil(offset + scale * side)) + 2
+    return max(lo, 0), max(min(hi, limit), max(lo, 0))
+
+
+def mask_reach_xyxy(mask_side: int, source_box_xywh: Sequence[float], frame_hw: Sequence[int]
+                    ) -> tuple[int, int, int, int]:
+    """Frame rectangle (x0, y0, x1, y1) outside which ``mask_to_frame`` of an M x M mask is exactly its border value:
+    thresholds and contours need only look inside it."""
+    height, width = int(frame_hw[0]), int(frame_hw[1])
+    a, c, b, d = _mask_mapping(mask_side, source_box_xywh, frame_hw)
+    x0, x1 = _reach(a, c, mask_side, width)
+    y0, y1 = _reach(b, d, mask_side, height)
+    return x0, y0, x1, y1
+
+
 def mask_to_frame(mask: np.ndarray, source_box_xywh: Sequence[float], frame_hw: Sequence[int],
                   border: float = 0.0) -> np.ndarray:
     """Warp a square M x M mask covering ``source_box_xywh`` into an H x W float32 frame mask (spec 8.9).
@@ -219,24 +249,22 @@ def mask_to_frame(mask: np.ndarray, source_box_xywh: Sequence[float], frame_hw: 
     cv2.warpAffine, bilinear, constant border.
     """
     height, width = int(frame_hw[0]), int(frame_hw[1])
-    k = mask.shape[1] / source_box_xywh[2]
-    back = (-source_box_xywh[0] * k, -source_box_xywh[1] * k, width * k, height * k)
-    a = (width - 1) / back[2]
-    b = (height - 1) / back[3]
-    mapping = np.array([[a, 0.0, -a * back[0]], [0.0, b, -b * back[1]]], dtype=np.float64)
+    a, c, b, d = _mask_mapping(mask.shape[1], source_box_xywh, frame_hw)
+    mapping = np.array([[a, 0.0, c], [0.0, b, d]], dtype=np.float64)
     src = np.ascontiguousarray(mask, dtype=np.float32)
     return cv2.warpAffine(src, mapping, (width, height), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=float(border))
 
 
 def mask_polygon(mask_prob: np.ndarray, threshold: float, fallback_cxcywh: Sequence[float],
-                 min_area: float = 100.0) -> np.ndarray:
-    """(4, 2) rotated rectangle of the largest external contour of mask > threshold (spec 8.10).
+                 min_area: float = 100.0, offset_xy: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(4, 2) rotated rectangle of the largest external contour of mask > threshold (spec 8.10); ``mask_prob`` may
+    be a region of the frame whose top-left is ``offset_xy``.
 
     Falls back to the axis-aligned ``fallback_cxcywh`` box (TL, TR, BR, BL) when no contour has area > min_area.
     """
     binary = (np.asarray(mask_prob) > threshold).astype(np.uint8)
-    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=tuple(offset_xy))
     if contours:
         areas = np.array([cv2.contourArea(c) for c in contours])
         best = int(np.argmax(areas))

@@ -370,12 +370,16 @@ class Tracker:
         source = geo.mask_source_box_xywh(crop_box, (int(y), int(x)), cfg.stride, cfg.base_size, cfg.exemplar_size,
                                           cfg.instance_size)
         prob_frame = geo.mask_to_frame(prob, source, frame.shape[:2])
+        # Beyond the mask's reach the warp is 0: threshold and trace contours inside it only (same results).
+        x0, y0, x1, y1 = geo.mask_reach_xyxy(prob.shape[1], source, frame.shape[:2])
+        reach = prob_frame[y0:y1, x0:x1]
+        mask = np.zeros(frame.shape[:2], dtype=bool)
+        mask[y0:y1, x0:x1] = reach > cfg.mask_threshold
         if cfg.polygon == "box":
             polygon = geo.axis_aligned_polygon_cxcywh(self._state)
         else:
-            polygon = geo.mask_polygon(prob_frame, cfg.mask_threshold, self._state, cfg.min_contour_area)
-        result = TrackResult(box=self._box(), polygon=polygon, mask=prob_frame > cfg.mask_threshold,
-                             score=best_score, state=TRACKING)
+            polygon = geo.mask_polygon(reach, cfg.mask_threshold, self._state, cfg.min_contour_area, (x0, y0))
+        result = TrackResult(box=self._box(), polygon=polygon, mask=mask, score=best_score, state=TRACKING)
         self.last_timings = {"crop": t1 - t0, **network, "refine": t4 - t3,
                              "post": (t3 - t2) + (time.perf_counter() - t4)}
         return result

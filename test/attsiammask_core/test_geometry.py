@@ -165,6 +165,35 @@ def test_mask_warp_lands_where_the_affine_map_says():
     assert warped[0, 0] == 0.0  # constant border 0 (pysot)
 
 
+@pytest.mark.parametrize("frame_hw", [(480, 640), (1080, 1920), (90, 100)])
+def test_mask_warp_is_zero_outside_its_reach(frame_hw):
+    """mask_reach_xyxy bounds everything the warp of a mask of ones can set, boxes partly outside included."""
+    rng = np.random.default_rng(3)
+    ones = np.ones((127, 127), np.float32)
+    for _ in range(40):
+        side = rng.uniform(4, 2 * max(frame_hw))
+        box = (rng.uniform(-side, frame_hw[1]), rng.uniform(-side, frame_hw[0]), side, side)
+        warped = geo.mask_to_frame(ones, box, frame_hw)
+        x0, y0, x1, y1 = geo.mask_reach_xyxy(127, box, frame_hw)
+        assert 0 <= x0 <= x1 <= frame_hw[1] and 0 <= y0 <= y1 <= frame_hw[0]
+        outside = warped.copy()
+        outside[y0:y1, x0:x1] = 0.0
+        assert not outside.any()
+        ys, xs = np.nonzero(warped)
+        if xs.size:  # the rectangle is tight: at most 3 spare pixels each way
+            assert x0 >= max(xs.min() - 3, 0) and x1 <= xs.max() + 4
+            assert y0 >= max(ys.min() - 3, 0) and y1 <= ys.max() + 4
+
+
+def test_mask_polygon_of_a_region_equals_the_whole_frame_one():
+    mask = np.zeros((300, 400), np.float32)
+    corners = cv2.boxPoints(((200.0, 150.0), (90.0, 50.0), 20.0))
+    cv2.fillPoly(mask, [np.rint(corners).astype(np.int32)], 0.9)
+    whole = geo.mask_polygon(mask, 0.5, (10, 10, 20, 20))
+    region = geo.mask_polygon(mask[80:230, 120:290], 0.5, (10, 10, 20, 20), offset_xy=(120, 80))
+    np.testing.assert_array_equal(region, whole)
+
+
 def test_mask_polygon_rotated_rectangle_and_fallbacks():
     mask = np.zeros((200, 300), np.float32)
     corners = cv2.boxPoints(((150.0, 100.0), (120.0, 40.0), 30.0))
