@@ -97,6 +97,37 @@ def run_contention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_floor(variant: str, rates: dict[str, float], measured_ms: dict[str, float],
+                 reference_ms: float | None) -> None:
+    """The step's multiply-adds at the best float32 rate measured on this CPU: the least time any runtime can take;
+    each backend's measured median against it (and, for r50, the most any runtime can beat pysot's step by)."""
+    from attsiammask_core.compute_floor import step_arithmetic
+
+    arithmetic = step_arithmetic(variant)
+    floor_ms = arithmetic.total_gmacs / max(rates.values()) * 1000.0
+    print(f"{variant} arithmetic: {arithmetic.total_gmacs:.2f} G multiply-adds a frame (search "
+          f"{arithmetic.search_macs / 1e9:.2f}, refine {arithmetic.refine_macs / 1e9:.2f}): at this CPU's best rate "
+          f"the step needs at least {floor_ms:.1f} ms")
+    for backend, ms in measured_ms.items():
+        print(f"{variant} {backend} attention off: {ms:.1f} ms, of which the floor is {100.0 * floor_ms / ms:.0f}%")
+    if reference_ms is not None:
+        print(f"{variant} reference formulation {reference_ms:.1f} ms: at that rate no float32 runtime can run the "
+              f"step more than {reference_ms / floor_ms:.2f}x faster")
+
+
+def _peak_rates() -> dict[str, float]:
+    """This CPU's float32 multiply-add rate per runtime, on PEAK_LAYER at the bench's thread count (printed)."""
+    import torch
+
+    from attsiammask_core.compute_floor import PEAK_LAYER, layer_rates
+
+    threads = torch.get_num_threads()
+    rates = layer_rates(PEAK_LAYER, threads)
+    print(f"float32 rate, {PEAK_LAYER.describe()} alone at {threads} thread(s): "
+          + ", ".join(f"{name} {rate:.1f} G multiply-adds/s" for name, rate in rates.items()))
+    return rates
+
+
 def run(args: argparse.Namespace) -> int:
     if args.node:
         return run_ros_command("attsiammask_ros.bench_node", "bench --node", args)
@@ -119,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'configuration':<34}{'median ms':>10}{'p95 ms':>9}{'fps':>7}  " + "".join(f"{s + ' ms':>13}"
                                                                                    for s in STAGES))
     results = {}
+    rates: dict[str, float] = {}
     for variant in variants:
         trackers = {(backend, att): _tracker(variant, args.weights, att, backend)
                     for backend in args.backends for att in (True, False)}
@@ -149,6 +181,11 @@ def run(args: argparse.Namespace) -> int:
                 ort_ms = results[(variant, "onnxruntime", att)].step.median_ms
                 print(f"{variant} attention {'on' if att else 'off'}: onnxruntime {torch_ms / ort_ms:.2f}x the "
                       f"speed of torch ({ort_ms:.1f} vs {torch_ms:.1f} ms median, measured above in turns)")
+        if args.floor:
+            rates = rates or _peak_rates()
+            _print_floor(variant, rates, {backend: results[(variant, backend, False)].step.median_ms
+                                          for backend in args.backends},
+                         results[("reference",)].step.median_ms if variant == "r50" else None)
     for backend in args.backends if "r50" in variants else ():
         ours, reference = results[("r50", backend, False)], results[("reference",)]
         print(f"r50 {backend} attention off: {reference.step.median_ms / ours.step.median_ms:.2f}x the speed of the "
@@ -183,6 +220,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(nanotrackv2/*.onnx) on the same frames, for reference")
     parser.add_argument("--contend", type=int, default=0, metavar="N",
                         help="time lite and r50 at 1 and 2 threads alone and beside N busy processes")
+    parser.add_argument("--floor", action="store_true",
+                        help="also count each variant's multiply-adds a frame and time its largest layer alone: the "
+                             "least time any float32 runtime can take on this CPU, next to the measured medians")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default: torch's choice; --node uses the node's: cores - 1)")
     node = parser.add_argument_group("--node: the ROS node end to end (needs make setup and env.sh)")
