@@ -221,8 +221,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--contend", type=int, default=0, metavar="N",
                         help="time lite and r50 at 1 and 2 threads alone and beside N busy processes")
     parser.add_argument("--floor", action="store_true",
-                        help="also count each variant's multiply-adds a frame and time its largest layer alone: the "
-                             "least time any float32 runtime can take on this CPU, next to the measured medians")
+                        help="also count each variant's multiply-adds a frame and time r50's largest layer alone "
+                             "(this CPU's float32 rate): the least time any float32 runtime can take here, next to "
+                             "the measured medians")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default: torch's choice; --node uses the node's: cores - 1)")
     node = parser.add_argument_group("--node: the ROS node end to end (needs make setup and env.sh)")
