@@ -191,9 +191,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"r50 {backend} attention off: {reference.step.median_ms / ours.step.median_ms:.2f}x the speed of the "
               f"reference formulation ({ours.step.median_ms:.1f} vs {reference.step.median_ms:.1f} ms median, "
               f"measured above in turns on the same frames and weights)")
-        cmp = compare_with_reference(_tracker("r50", args.weights, False), frames, box)
+    if "r50" in variants:  # the torch modules against pysot's formulation of them: once, whatever the backends
+        cmp = compare_with_reference(_tracker("r50", args.weights, False, "torch"), frames, box, args.warmup)
         diffs = ", ".join(f"{k} {v:.1e}" for k, v in cmp.max_abs_diff.items())
-        print(f"r50 network step, same crops: ours {cmp.ours.median_ms:.1f} ms vs reference formulation "
+        print(f"r50 network step, same crops: ours (torch) {cmp.ours.median_ms:.1f} ms vs reference formulation "
               f"(per-frame kernel convs + full 3969-ch mask head) {cmp.reference.median_ms:.1f} ms; "
               f"max |difference|: {diffs}")
     return 0
