@@ -13,6 +13,8 @@ import numpy as np
 from PIL import Image as PilImage
 from PIL import UnidentifiedImageError
 
+from attsiammask_core.compressed_headers import ContainerError, check_container
+
 __all__ = ["SUPPORTED_ENCODINGS", "MAX_COMPRESSED_PIXELS", "image_to_bgr", "compressed_to_bgr", "compressed_size"]
 
 # A compressed image declaring more pixels is refused before decoding: a few KB of PNG can declare gigapixels
@@ -110,12 +112,20 @@ def image_to_bgr(msg: Any) -> np.ndarray:
 
 
 def compressed_to_bgr(msg: Any) -> np.ndarray:
-    """sensor_msgs/CompressedImage (jpeg, png, ...) -> H x W x 3 BGR uint8; ValueError when it cannot decode."""
+    """sensor_msgs/CompressedImage (jpeg, png, ...) -> H x W x 3 BGR uint8; ValueError when it cannot decode.
+
+    Before decoding: the container (PNG, JPEG, WebP, TIFF, BMP or PNM/PAM, by its first bytes; anything else is
+    refused) must hold every size it declares (compressed_headers.check_container), and the image must have at
+    most MAX_COMPRESSED_PIXELS pixels. A refusal costs a pass over the message's bytes at most."""
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise ValueError(f"compressed image is empty (format {msg.format!r})")
-    size = compressed_size(data)
-    if size is not None and size[0] * size[1] > MAX_COMPRESSED_PIXELS:
+    try:  # every size the container declares must fit the message before a decoder allocates for it
+        declared = check_container(data)
+    except ContainerError as exc:
+        raise ValueError(f"cannot decode compressed image (format {msg.format!r}, {data.size} bytes): {exc}") from None
+    size = compressed_size(data) or declared
+    if size[0] * size[1] > MAX_COMPRESSED_PIXELS:
         raise ValueError(f"compressed image declares {size[0]}x{size[1]} pixels (format {msg.format!r}, {data.size} "
                          f"bytes), more than the {MAX_COMPRESSED_PIXELS} this node decodes")
     frame = cv2.imdecode(data, cv2.IMREAD_COLOR)
