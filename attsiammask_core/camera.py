@@ -12,6 +12,37 @@ import numpy as np
 PLUMB_BOB, RATIONAL_POLYNOMIAL, EQUIDISTANT = "plumb_bob", "rational_polynomial", "equidistant"
 
 
+# Bounds on K (pixels) that keep every ray finite: far beyond any real camera (a 100 Mpx sensor behind a 2000 mm
+# lens has fx ~ 5e5), far inside the float range (fx, cx ~ 1e308 turn (u - cx) / fx into NaN or 0).
+MAX_FOCAL_PX = 1e7
+MIN_FOCAL_PX = 1e-3
+MAX_PRINCIPAL_PX = 1e7
+K_TOLERANCE = 1e-9  # how far K's fixed entries (K[1,0], the third row 0 0 1) may be from their values
+
+
+def _check_k(k: np.ndarray) -> None:
+    """ValueError unless K = [[fx, s, cx], [0, fy, cy], [0, 0, 1]] with all finite, fx and fy in [MIN_FOCAL_PX,
+    MAX_FOCAL_PX] (an uncalibrated camera's K is all zeros), |s|, |cx|, |cy| at most MAX_PRINCIPAL_PX, and the fixed
+    entries within K_TOLERANCE of their values."""
+    values = k.tolist()
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"camera matrix K must be finite, got {values}")
+    if not (MIN_FOCAL_PX <= k[0, 0] <= MAX_FOCAL_PX and MIN_FOCAL_PX <= k[1, 1] <= MAX_FOCAL_PX):
+        raise ValueError(f"camera matrix K needs positive fx and fy in [{MIN_FOCAL_PX:g}, {MAX_FOCAL_PX:g}] px, got "
+                         f"fx={k[0, 0]:g}, fy={k[1, 1]:g}")
+    if np.any(np.abs(k[2] - (0.0, 0.0, 1.0)) > K_TOLERANCE) or abs(k[1, 0]) > K_TOLERANCE:
+        raise ValueError(f"camera matrix K must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]], got {values}")
+    if max(abs(k[0, 1]), abs(k[0, 2]), abs(k[1, 2])) > MAX_PRINCIPAL_PX:
+        raise ValueError(f"camera matrix K needs skew, cx and cy within +-{MAX_PRINCIPAL_PX:g} px, got "
+                         f"s={k[0, 1]:g}, cx={k[0, 2]:g}, cy={k[1, 2]:g}")
+
+
+def _finite(values: np.ndarray, what: str) -> np.ndarray:
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{what} is not finite ({np.asarray(values).tolist()}): camera_info or input out of range")
+    return values
+
+
 @dataclass(frozen=True)
 class PinholeCamera:
     """The intrinsics of one camera: K (3x3), distortion coefficients D and their model, image size."""
@@ -23,12 +54,14 @@ class PinholeCamera:
     height: int
 
     def __post_init__(self) -> None:
-        k = np.asarray(self.k, dtype=np.float64).reshape(3, 3)
-        if not (np.all(np.isfinite(k)) and k[0, 0] > 0 and k[1, 1] > 0):
-            raise ValueError(f"camera matrix K needs finite, positive fx and fy, got {k.tolist()}")
+        k = np.asarray(self.k, dtype=np.float64)
+        if k.size != 9:
+            raise ValueError(f"camera matrix K needs 9 values, got {k.size}")
+        k = k.reshape(3, 3)
+        _check_k(k)
         d = np.asarray(self.d, dtype=np.float64).reshape(-1)
         if not np.all(np.isfinite(d)):
-            raise ValueError("distortion coefficients must be finite")
+            raise ValueError(f"distortion coefficients must be finite, got {d.tolist()}")
         if self.distortion_model == EQUIDISTANT and d.size != 4:
             raise ValueError(f"equidistant distortion has 4 coefficients, got {d.size}")
         if self.distortion_model not in (PLUMB_BOB, RATIONAL_POLYNOMIAL, EQUIDISTANT) and np.any(d != 0):
@@ -59,10 +92,16 @@ def normalised_coordinates(camera: PinholeCamera, pixels_uv: np.ndarray) -> np.n
 
 
 def pixel_ray(camera: PinholeCamera, u: float, v: float) -> np.ndarray:
-    """Unit vector (3,) from the optical centre through pixel (u, v), in the optical frame."""
-    x, y = normalised_coordinates(camera, np.array([[u, v]]))[0]
-    ray = np.array([x, y, 1.0])
-    return ray / np.linalg.norm(ray)
+    """Unit vector (3,) from the optical centre through pixel (u, v), in the optical frame, z > 0.
+    ValueError when (u, v) or the undistorted point is not finite (never a NaN, infinite or zero vector)."""
+    _finite(np.array([u, v], dtype=np.float64), "pixel (u, v)")
+    x, y = _finite(normalised_coordinates(camera, np.array([[u, v]]))[0], "undistorted pixel")
+    scale = max(abs(x), abs(y), 1.0)  # normalise in two steps: x^2 + y^2 must not overflow
+    ray = np.array([x / scale, y / scale, 1.0 / scale])
+    ray = _finite(ray / np.linalg.norm(ray), "ray")
+    if not (ray[2] > 0 and abs(np.linalg.norm(ray) - 1.0) < 1e-9):
+        raise ValueError(f"ray {ray.tolist()} through pixel ({u}, {v}) is not a unit vector in front of the camera")
+    return ray
 
 
 def target_pixel(mask: np.ndarray | None, box_xywh: tuple[float, float, float, float]) -> tuple[float, float]:
@@ -109,12 +148,20 @@ def robust_depth(depth_m: np.ndarray, mask: np.ndarray, min_valid: int = 10) -> 
 
 
 def point_at_depth(ray: np.ndarray, depth_z_m: float) -> np.ndarray:
-    """The 3D point on `ray` whose z (distance along the optical axis, what depth images hold) is depth_z_m."""
-    return np.asarray(ray, dtype=np.float64) * (depth_z_m / ray[2])
+    """The 3D point on `ray` whose z (distance along the optical axis, what depth images hold) is depth_z_m.
+    ValueError unless the ray points forward (z > 0) and the point is finite."""
+    ray = np.asarray(ray, dtype=np.float64)
+    if not (np.all(np.isfinite(ray)) and ray[2] > 0):
+        raise ValueError(f"ray {ray.tolist()} does not point in front of the camera")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is refused below, not warned about
+        point = ray * (depth_z_m / ray[2])
+    return _finite(point, "3D point")
 
 
 def metric_extent(camera: PinholeCamera, box_xywh: tuple[float, float, float, float], depth_z_m: float,
                   spread_m: float) -> np.ndarray:
     """Size (x, y, z) in metres: the box's pixel extent at the target's depth, and the depth spread for z."""
     _, _, w, h = box_xywh
-    return np.array([w * depth_z_m / camera.fx, h * depth_z_m / camera.fy, spread_m])
+    with np.errstate(over="ignore", invalid="ignore"):
+        extent = np.array([w * depth_z_m / camera.fx, h * depth_z_m / camera.fy, spread_m])
+    return _finite(extent, "metric extent")

@@ -113,7 +113,10 @@ class SpatialOutputs:
                                                 f"{image_hw[1]}x{image_hw[0]}")
         mask = result.mask if result.mask is not None and result.mask.any() else None
         u, v = cam.target_pixel(mask, result.box)
-        ray = cam.pixel_ray(camera, u, v)
+        try:
+            ray = cam.pixel_ray(camera, u, v)
+        except ValueError as exc:  # a camera_info whose K and D give no finite ray: counted, never fatal
+            return self._fail("no_camera_info", f"camera_info unusable: {exc}")
         self.stats.rays += 1
         if not self.use_depth:
             return SpatialResult(ray=ray)
@@ -128,10 +131,13 @@ class SpatialOutputs:
             return self._fail("invalid_depth", str(exc), ray)
         if target is None:
             return self._fail("invalid_depth", "fewer than 10 valid depth values on the target", ray)
+        try:
+            point = cam.point_at_depth(ray, target.median_m)
+            size = cam.metric_extent(camera, result.box, target.median_m, target.spread_m)
+        except ValueError as exc:
+            return self._fail("invalid_depth", str(exc), ray)
         self.stats.points += 1
-        point = cam.point_at_depth(ray, target.median_m)
-        return SpatialResult(ray=ray, point=point, size=cam.metric_extent(camera, result.box, target.median_m,
-                                                                             target.spread_m))
+        return SpatialResult(ray=ray, point=point, size=size)
 
     def _fail(self, counter: str, problem: str, ray: np.ndarray | None = None) -> SpatialResult:
         setattr(self.stats, counter, getattr(self.stats, counter) + 1)

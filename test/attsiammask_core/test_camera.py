@@ -79,3 +79,104 @@ def test_point_and_extent():
     point = cam.point_at_depth(ray, 2.0)
     np.testing.assert_allclose(point, [0.4, 0.0, 2.0])  # (420 - 320) / 500 * 2 m
     np.testing.assert_allclose(cam.metric_extent(camera, (0, 0, 100, 48), 2.0, 0.3), [0.4, 0.2, 0.3])
+
+
+def _k(**entries: float) -> np.ndarray:
+    """K with some entries replaced, by name: fx s cx k10 fy cy k20 k21 k22."""
+    names = ["fx", "s", "cx", "k10", "fy", "cy", "k20", "k21", "k22"]
+    values = K.reshape(-1).copy()
+    for name, value in entries.items():
+        values[names.index(name)] = value
+    return values.reshape(3, 3)
+
+
+@pytest.mark.parametrize("k, words", [
+    (_k(k22=0.0), "must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]]"),      # third row 0 0 0: rays of NaN
+    (_k(k22=2.0), "must be [[fx, s, cx]"),
+    (_k(k20=1e-3), "must be [[fx, s, cx]"),
+    (_k(k21=-5.0), "must be [[fx, s, cx]"),
+    (_k(k10=0.5), "must be [[fx, s, cx]"),
+    (_k(s=np.nan), "must be finite"),
+    (_k(cx=np.inf), "must be finite"),
+    (_k(cy=-np.inf), "must be finite"),
+    (_k(cx=1e308), "skew, cx and cy within +-1e+07 px"),               # (u - cx) / fx near the float range
+    (_k(cy=-1e308), "skew, cx and cy within"),
+    (_k(s=1e308), "skew, cx and cy within"),
+    (_k(fx=1e308), "positive fx and fy in [0.001, 1e+07] px"),          # a ray of (0, 0, 1) for every pixel
+    (_k(fy=1e308, fx=1e308), "positive fx and fy"),
+    (_k(fx=1e-300), "positive fx and fy"),                              # (u - cx) / fx overflows
+    (_k(fx=-500.0), "positive fx and fy"),
+    (_k(fy=0.0), "positive fx and fy"),
+    (np.arange(8.0), "K needs 9 values"),
+])
+def test_camera_rejects_bad_k(k, words):
+    with pytest.raises(ValueError) as info:
+        cam.PinholeCamera(k=k, d=np.zeros(5), distortion_model=cam.PLUMB_BOB, width=640, height=480)
+    assert words in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("d", [(np.nan, 0, 0, 0, 0), (0, np.inf, 0, 0, 0)])
+def test_camera_rejects_non_finite_distortion(d):
+    with pytest.raises(ValueError, match="distortion coefficients must be finite"):
+        _camera(d)
+
+
+def test_k_within_tolerance_and_at_the_bounds_is_accepted():
+    for k in (_k(k22=1.0 + 1e-12, k10=-1e-12), _k(fx=1e7, fy=1e-3, cx=-1e7, cy=1e7, s=1e7)):
+        camera = cam.PinholeCamera(k=k, d=np.zeros(5), distortion_model=cam.PLUMB_BOB, width=640, height=480)
+        ray = cam.pixel_ray(camera, 320.0, 240.0)
+        assert np.all(np.isfinite(ray)) and abs(np.linalg.norm(ray) - 1.0) < 1e-12 and ray[2] > 0
+
+
+@pytest.mark.parametrize("u, v", [(np.nan, 1.0), (1.0, np.inf), (1e308, 1e308)])
+def test_pixel_ray_refuses_pixels_that_give_no_finite_ray(u, v):
+    camera = cam.PinholeCamera(k=_k(fx=1e-3, fy=1e-3), d=np.zeros(5), distortion_model=cam.PLUMB_BOB, width=640,
+                               height=480)
+    with pytest.raises(ValueError, match="not finite"):
+        cam.pixel_ray(camera, u, v)
+
+
+def test_point_at_depth_refuses_rays_that_give_no_finite_point():
+    with pytest.raises(ValueError, match="in front of the camera"):
+        cam.point_at_depth(np.array([1.0, 0.0, 0.0]), 2.0)
+    with pytest.raises(ValueError, match="in front of the camera"):
+        cam.point_at_depth(np.array([np.nan, 0.0, 1.0]), 2.0)
+    with pytest.raises(ValueError, match="3D point is not finite"):
+        cam.point_at_depth(np.array([1.0, 0.0, 1e-308]), 1e10)
+
+
+def _random_value(rng: np.random.Generator) -> float:
+    """A K or D entry as a fuzzer would pick it: ordinary, tiny, huge, signed, special."""
+    kind = rng.integers(0, 6)
+    if kind == 0:
+        return float(rng.normal(0, 500))
+    if kind == 1:
+        return float(rng.choice([0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 1e308, -1e308, 5e-324, 1e-300]))
+    if kind == 2:
+        return float(np.sign(rng.normal()) * 10.0 ** rng.uniform(-320, 308))
+    return float(K.reshape(-1)[rng.integers(0, 9)])
+
+
+def test_fuzzed_cameras_give_a_value_error_or_a_finite_unit_ray():
+    rng = np.random.default_rng(11)
+    outcomes = {"refused": 0, "rays": 0}
+    models = [(cam.PLUMB_BOB, 5), (cam.RATIONAL_POLYNOMIAL, 8), (cam.EQUIDISTANT, 4)]
+    for trial in range(3000):
+        k = K.reshape(-1).copy()
+        for index in rng.choice(9, size=int(rng.integers(1, 4)), replace=False):
+            k[index] = _random_value(rng)
+        model, n = models[trial % 3]
+        d = np.zeros(n)
+        if rng.random() < 0.5:
+            d[rng.integers(0, n)] = _random_value(rng)
+        u, v = (float(rng.uniform(-1000, 2000)), float(rng.uniform(-1000, 2000))) if rng.random() < 0.9 else \
+            (_random_value(rng), _random_value(rng))
+        try:
+            camera = cam.PinholeCamera(k=k.reshape(3, 3), d=d, distortion_model=model, width=640, height=480)
+            ray = cam.pixel_ray(camera, u, v)
+        except ValueError:
+            outcomes["refused"] += 1
+            continue
+        outcomes["rays"] += 1
+        assert np.all(np.isfinite(ray)) and abs(np.linalg.norm(ray) - 1.0) < 1e-9 and ray[2] > 0, (k, d, u, v, ray)
+    assert outcomes["refused"] > 100 and outcomes["rays"] > 100, outcomes
