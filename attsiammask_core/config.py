@@ -224,10 +224,14 @@ PRESETS: MappingProxyType[str, TrackerConfig] = MappingProxyType({
     # the shipped weights carry their own tuned values (weights metadata), which take precedence
     "nanotrack": TrackerConfig(penalty_k=0.15, window_influence=0.49, lr=0.385, mask_threshold=0.3, stride=16,
                                base_size=7, score_size=16, head="point", tie_temperature=1e-4),
+    # the lfc model (LightFC trunk) in the same geometry; starting values before tuning: no scale/ratio penalty and
+    # no smoothing beyond the score (LightFC's own step has neither), a blended window
+    "lightfc": TrackerConfig(penalty_k=0.0, window_influence=0.4, lr=1.0, mask_threshold=0.3, stride=16,
+                             base_size=7, score_size=16, head="point", tie_temperature=1e-4),
 })
 # The preset a variant uses when neither the caller nor the weights file gives a tracker configuration.
 VARIANT_PRESETS: MappingProxyType[str, str] = MappingProxyType({"r50": "r50_l3", "effnet": "r50_l3",
-                                                                 "lite": "nanotrack"})
+                                                                 "lite": "nanotrack", "lfc": "lightfc"})
 
 
 def preset_names() -> tuple[str, ...]:

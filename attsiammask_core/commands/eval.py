@@ -4,9 +4,9 @@ Writes OUT/runs/<tracker>/<sequence>/<protocol>-<hash>.json (one per run, reused
 tracker, options and sequence: interrupted evaluations resume), OUT/results.json (per sequence and overall),
 OUT/table.md and the plots OUT/success.png, OUT/precision.png (OPE) and OUT/ar.png (VOT).
 
-Tracker specs: csrt | kcf | nanotrack | vit | ours[:VARIANT][:att|:noatt][:PRESET]
-  nanotrack and vit need --peers DIR holding nanotrackv2/nanotrack_backbone_sim.onnx,
-  nanotrackv2/nanotrack_head_sim.onnx and vittrack/object_tracking_vittrack_2023sep.onnx.
+Tracker specs: csrt | kcf | nanotrack | vit | nanotrackv3 | lightfc | ours[:VARIANT][:att|:noatt][:PRESET]
+  nanotrack and vit (OpenCV), nanotrackv3 and lightfc (onnxruntime, each with its published tracking step) need
+  --peers DIR, the folder tools/peers/build_peers.py writes (nanotrackv2/, vittrack/, nanotrackv3/, lightfc/).
   ours: VARIANT from attsiammask_core.models (default: the package default), att or noatt (default: the
   weights' choice),
   PRESET a tracker preset (default: the default preset); e.g. ours, ours:r50:noatt, ours:r50:att:vot.
@@ -103,12 +103,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--split-file", type=Path,
                         help="split JSON (default: the project's attsiammask_core/data/split.json)")
     parser.add_argument("--trackers", required=True, nargs="+", metavar="SPEC",
-                        help="tracker specs: csrt kcf nanotrack vit ours[:VARIANT][:att|:noatt][:PRESET]")
+                        help="tracker specs: csrt kcf nanotrack vit nanotrackv3 lightfc ours[:VARIANT][:att|:noatt][:PRESET]")
     parser.add_argument("--protocol", choices=("ope", "vot", "both"), default="both", help="default both")
     parser.add_argument("--out", required=True, type=Path, help="output folder (runs/, results.json, table, plots)")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
                         help="inference backend of ours (default auto: onnxruntime on a CPU when installed)")
-    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (nanotrack, vit)")
+    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (nanotrack, vit, nanotrackv3, lightfc)")
     parser.add_argument("--weights", type=Path, help="weights for ours (official SiamMask .pth or .pt)")
     parser.add_argument("--device", default="cpu", help="device for ours: cpu, cuda, cuda:N or auto (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for numpy, torch and OpenCV (default 0)")

@@ -73,10 +73,10 @@ class _Refine(_TemplateFeatures):
 
 def _kernels_like(model: nn.Module, cls: torch.Tensor, loc: torch.Tensor, mask: torch.Tensor):  # type: ignore[no-untyped-def]
     """The kernels dataclass of `model` (TemplateKernels or PointKernels) holding these tensors."""
-    from attsiammask_core.models.lite import LiteSiamMask, PointKernels
+    from attsiammask_core.models.lite import PointKernels
     from attsiammask_core.models.siammask import TemplateKernels
 
-    factory = PointKernels if isinstance(model, LiteSiamMask) else TemplateKernels
+    factory = PointKernels if getattr(model, "box_head", "anchor") == "point" else TemplateKernels
     return factory(cls=cls, loc=loc, mask=mask)
 
 

@@ -9,6 +9,8 @@ Spec grammar (case-insensitive)::
     csrt | kcf                     OpenCV CSRT / KCF (opencv-contrib)
     nanotrack                      cv2.TrackerNano, NanoTrack V2 ONNX files from the peers folder
     vit                            cv2.TrackerVit, VitTrack ONNX file from the peers folder
+    nanotrackv3 | lightfc          NanoTrack V3 / LightFC through onnxruntime with their own published tracking
+                                   steps (attsiammask_core.eval.onnx_peers)
     ours[:VARIANT][:att|:noatt][:PRESET]
                                    Att-SiamMask; VARIANT one of attsiammask_core.models.MODELS (default: the
                                    package's default variant), att or noatt (plain SiamMask; default: the
@@ -16,8 +18,9 @@ Spec grammar (case-insensitive)::
                                    PRESET a tracker preset of attsiammask_core.config (default: the default
                                    preset); the options after "ours" may come in any order, each at most once
 
-Peers folder layout (``--peers DIR``): ``nanotrackv2/nanotrack_backbone_sim.onnx``,
-``nanotrackv2/nanotrack_head_sim.onnx``, ``vittrack/object_tracking_vittrack_2023sep.onnx``.
+Peers folder layout (``--peers DIR``, written by tools/peers/build_peers.py): ``nanotrackv2/nanotrack_backbone_sim.onnx``,
+``nanotrackv2/nanotrack_head_sim.onnx``, ``vittrack/object_tracking_vittrack_2023sep.onnx``,
+``nanotrackv3/nanotrack_{backbone,head}.onnx``, ``lightfc/lightfc_{backbone,tracking}.onnx``.
 
 OpenCV trackers take integer boxes (rounded here, clipped to the frame) and may report ``ok=False`` on a
 frame; the prediction then keeps the tracker's last box and is flagged ``held=True`` (counted in the results).
@@ -41,10 +44,15 @@ __all__ = ["EvalTracker", "Prediction", "TrackerFactory", "PEER_FILES", "PEER_SP
 PEER_FILES: Mapping[str, tuple[str, ...]] = {
     "nanotrack": ("nanotrackv2/nanotrack_backbone_sim.onnx", "nanotrackv2/nanotrack_head_sim.onnx"),
     "vit": ("vittrack/object_tracking_vittrack_2023sep.onnx",),
+    "nanotrackv3": ("nanotrackv3/nanotrack_backbone.onnx", "nanotrackv3/nanotrack_head.onnx"),
+    "lightfc": ("lightfc/lightfc_backbone.onnx", "lightfc/lightfc_tracking.onnx"),
 }
-PEER_SPECS: tuple[str, ...] = ("csrt", "kcf", "nanotrack", "vit")
+PEER_SPECS: tuple[str, ...] = ("csrt", "kcf", "nanotrack", "vit", "nanotrackv3", "lightfc")
+# Peers run by onnxruntime with their own tracking step (attsiammask_core.eval.onnx_peers), not by OpenCV.
+ORT_PEERS: tuple[str, ...] = ("nanotrackv3", "lightfc")
 
-SPEC_HELP = ("tracker specs: csrt, kcf, nanotrack, vit (OpenCV peers; nanotrack/vit need --peers DIR), "
+SPEC_HELP = ("tracker specs: csrt, kcf, nanotrack, vit (OpenCV peers), nanotrackv3, lightfc (onnxruntime peers with "
+             "their published tracking steps; all but csrt/kcf need --peers DIR), "
              "ours[:VARIANT][:att|:noatt][:PRESET] (Att-SiamMask; e.g. ours, ours:r50:noatt, ours:lite:att:vot)")
 
 
@@ -253,8 +261,26 @@ def _quietly(create: Callable[[], Any]) -> Callable[[], Any]:
     return wrapped
 
 
+def _ort_peer_factory(kind: str, peers_dir: Path | None) -> TrackerFactory:
+    import onnxruntime
+
+    from .onnx_peers import LightFCTracker, NanoTrackV3Tracker
+
+    first, second = _peer_paths(kind, peers_dir)
+    cls = NanoTrackV3Tracker if kind == "nanotrackv3" else LightFCTracker
+    options = {"onnxruntime": onnxruntime.__version__, "files": {p.name: file_sha256(p) for p in (first, second)}}
+    try:  # fail here, with the spec named, rather than on the first sequence
+        cls(first, second)
+    except Exception as err:  # onnxruntime raises its own exception types for unreadable graphs
+        raise ValueError(f"tracker {kind!r}: onnxruntime cannot open its graphs: {err}") from None
+    return TrackerFactory(spec=kind, create=lambda: cls(first, second, name=kind), options=options)
+
+
 def _peer_factory(kind: str, peers_dir: Path | None) -> TrackerFactory:
     import cv2
+
+    if kind in ORT_PEERS:
+        return _ort_peer_factory(kind, peers_dir)
 
     options: dict[str, Any] = {"opencv": cv2.__version__}
     if kind == "csrt":

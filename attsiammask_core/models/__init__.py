@@ -7,6 +7,7 @@ from torch import nn
 
 from .efficientnet_lite import EfficientNetLite0Trunk, load_imagenet_weights
 from .heads import DepthwiseXCorrHead, RPNHead, mask_head, xcorr_depthwise
+from .lfc import LfcSiamMask
 from .lite import LiteSiamMask, PointKernels
 from .mobilenetv3 import MobileNetV3SmallTrunk
 from .neck import AdjustLayer, Neck
@@ -36,6 +37,11 @@ def build_lite() -> LiteSiamMask:
     return LiteSiamMask()
 
 
+def build_lfc() -> LfcSiamMask:
+    """LightFC's tracking-trained trunk (MobileNetV2, pointwise-correlation fusion, centre heads), mask branch, refine."""
+    return LfcSiamMask()
+
+
 def build_effnet() -> SiamMask:
     """The first CPU model (kept for its checkpoints): EfficientNet-Lite0 trunk (stride 8), 128-channel heads."""
     return assemble(EfficientNetLite0Trunk(), neck_channels=EFFNET_CHANNELS)
@@ -44,7 +50,8 @@ def build_effnet() -> SiamMask:
 EFFNET_CHANNELS = 128
 # The embedded CPU model is the default wherever a variant is not named (Tracker.create, track, eval "ours").
 DEFAULT_VARIANT = "lite"
-MODELS: dict[str, Callable[[], nn.Module]] = {"r50": build_r50, "lite": build_lite, "effnet": build_effnet}
+MODELS: dict[str, Callable[[], nn.Module]] = {"r50": build_r50, "lite": build_lite, "effnet": build_effnet,
+                                              "lfc": build_lfc}
 
 
 def build_model(variant: str = "r50") -> nn.Module:
@@ -57,6 +64,6 @@ def build_model(variant: str = "r50") -> nn.Module:
 
 
 __all__ = ["DEFAULT_VARIANT", "MODELS", "AdjustLayer", "DepthwiseXCorrHead", "EfficientNetLite0Trunk", "Neck",
-           "LiteSiamMask", "MobileNetV3SmallTrunk", "PointKernels", "build_effnet",
+           "LfcSiamMask", "LiteSiamMask", "MobileNetV3SmallTrunk", "PointKernels", "build_effnet",
            "RPNHead", "Refine", "ResNet50", "SearchOutput", "SiamMask", "TemplateKernels", "TrainingOutput", "assemble",
-           "build_lite", "build_model", "build_r50", "load_imagenet_weights", "mask_head", "xcorr_depthwise"]
+           "build_lfc", "build_lite", "build_model", "build_r50", "load_imagenet_weights", "mask_head", "xcorr_depthwise"]

@@ -50,6 +50,7 @@ __all__ = ["Distributed", "apply_freeze", "build_training_model", "learning_rate
 
 CHECKPOINT = "checkpoint_last.pt"
 NANOTRACK_INIT = "nanotrack:"  # model.init "nanotrack:<path to nanotrackv2.pth>"
+LIGHTFC_INIT = "lightfc:"  # model.init "lightfc:<folder of LightFC's FP32 ncnn files>" (the lfc variant)
 LOG = "log.jsonl"
 
 
@@ -105,6 +106,11 @@ def build_training_model(config: ModelConfig) -> SiamMask:
             raise ValueError(f"model.init {config.init!r} is for the lite variant only")
         load_nanotrack_into(config.init[len(NANOTRACK_INIT):], model)
         model.init_mask_branch_from_box_head()
+    elif config.init and config.init.startswith(LIGHTFC_INIT):
+        from attsiammask_core.models import LfcSiamMask
+        if not isinstance(model, LfcSiamMask):
+            raise ValueError(f"model.init {config.init!r} is for the lfc variant only")
+        model.load_lightfc(config.init[len(LIGHTFC_INIT):])
     elif config.init == "imagenet":
         from attsiammask_core.models import EfficientNetLite0Trunk, load_imagenet_weights
         if not isinstance(model.backbone, EfficientNetLite0Trunk):
