@@ -65,7 +65,13 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 
 
 def keep_publishing(publish: Callable[[], None], condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Publish, give the condition 0.2 s, repeat (a best-effort message may be lost or replaced by a newer one)."""
+    """Publish, give the condition 0.2 s, repeat until it holds or `timeout` passes; whether it held.
+
+    The one way these tests send a message whose effect they expect (a log line, a counter, a detection): a
+    message published once can be lost, even on a reliable topic whose publisher already counts the subscription
+    (discovery is not symmetric: the subscription may not know the publisher yet and drop it), and a best-effort
+    one may be dropped or replaced by a newer one. So publish a message with an idempotent effect again until the
+    effect is observed, never once after a subscription count check."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         publish()
