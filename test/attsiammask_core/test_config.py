@@ -24,7 +24,7 @@ def test_presets_match_the_spec_table(name, values):
 def test_default_preset_is_pysot_r50_l3():
     assert DEFAULT_PRESET == "r50_l3"
     assert TrackerConfig() == preset("r50_l3")
-    assert set(preset_names()) == {"r50_l3", "vot", "davis", "nanotrack"}
+    assert set(preset_names()) == {"r50_l3", "vot", "davis", "nanotrack", "lightfc"}
 
 
 def test_unknown_preset_names_the_choices():

@@ -1,6 +1,7 @@
 """Build the peers folder `attsiammask eval/bench --peers DIR` reads, from the shared peers and fetched snapshots.
 
-    python tools/peers/build_peers.py --mirror /work/.mirror --out data/peers [--shared ../shared/data/peers]
+    python tools/peers/build_peers.py --mirror /work/.mirror --out data/peers [--shared ../shared/data/peers] \
+        [--weights-out data/weights/lightfc]
 
 Writes (nothing here is committed; the folder is git-ignored):
 - the shared peers (nanotrackv2/, vittrack/, their licences), copied;
@@ -189,7 +190,15 @@ def main() -> int:
     parser.add_argument("--mirror", type=Path, default=Path("/work/.mirror"), help="folder of bare git snapshots")
     parser.add_argument("--out", type=Path, default=Path("data/peers"))
     parser.add_argument("--shared", type=Path, default=Path("../shared/data/peers"))
+    parser.add_argument("--weights-out", type=Path, help="also copy LightFC's FP32 ncnn files here (the lfc "
+                        "variant's training recipe reads data/weights/lightfc)")
     args = parser.parse_args()
+    if args.weights_out is not None:
+        args.weights_out.mkdir(parents=True, exist_ok=True)
+        for part in LIGHTFC_PARTS:
+            for ext in ("param", "bin"):
+                name = f"lightfc_{part}.ncnn.{ext}"
+                (args.weights_out / name).write_bytes(show(args.mirror, *LIGHTFC_DEPLOY, f"LightFC_cpp/model/{name}"))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     provenance: list[dict] = []  # type: ignore[type-arg]
