@@ -31,11 +31,21 @@ def _resolved_backends(names: list[str]) -> list[str]:
     return list(dict.fromkeys(resolve_backend(name, torch.device("cpu"), AttentionConfig()) for name in names))
 
 
-def _nanotrack(peers):  # type: ignore[no-untyped-def]
-    from attsiammask_core.bench import EvalTrackerTimer
-    from attsiammask_core.eval.trackers import make_tracker
+# Peers timed in turns with the first variant when --peers holds their files (label, spec).
+BENCH_PEERS = (("nanotrack V2 (OpenCV, reference)", "nanotrack"), ("nanotrack V3 (onnxruntime)", "nanotrackv3"),
+               ("LightFC (onnxruntime)", "lightfc"))
 
-    return EvalTrackerTimer(make_tracker("nanotrack", peers_dir=peers).create())
+
+def _peers(peers):  # type: ignore[no-untyped-def]
+    """{(label, spec): timer} of the peers whose files the folder holds (NanoTrack V2 is required)."""
+    from attsiammask_core.bench import EvalTrackerTimer
+    from attsiammask_core.eval.trackers import PEER_FILES, make_tracker
+
+    found = {}
+    for label, spec in BENCH_PEERS:
+        if spec == "nanotrack" or all((Path(peers) / name).is_file() for name in PEER_FILES[spec]):
+            found[(label, spec)] = EvalTrackerTimer(make_tracker(spec, peers_dir=peers).create())
+    return found
 
 
 def _row(result) -> str:  # type: ignore[no-untyped-def]
@@ -95,6 +105,20 @@ def run_contention(args: argparse.Namespace) -> int:
         print(f"{variant} {backend}: fastest beside busy processes at {best} thread(s); there 2 threads take "
               f"{medians[(variant, backend, 2, True)] / medians[(variant, backend, 1, True)]:.2f}x the time of 1")
     return 0
+
+
+def _print_ratios(results, variants: list[str], backends: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Each variant's median (attention off) over the other variants' and the peers', all measured in this run."""
+    peers = [(label, spec) for label, spec in BENCH_PEERS if (spec,) in results]
+    for variant in variants:
+        for backend in backends:
+            ours = results[(variant, backend, False)].step.median_ms
+            others = [(f"{other} {backend}", results[(other, backend, False)].step.median_ms)
+                      for other in variants if other != variant]
+            others += [(label, results[(spec,)].step.median_ms) for label, spec in peers]
+            if others:
+                print(f"{variant} {backend} attention off ({ours:.1f} ms median) relative to: " + ", ".join(
+                    f"{label} {ours / ms:.2f}x ({ms:.1f} ms)" for label, ms in others))
 
 
 def _print_floor(variant: str, rates: dict[str, float], measured_ms: dict[str, float],
@@ -158,8 +182,9 @@ def run(args: argparse.Namespace) -> int:
                     for (backend, att), t in trackers.items()}
         keys = [(variant, *key) for key in trackers]
         if args.peers is not None and variant == variants[0]:  # timed in turns with the first variant
-            labelled["nanotrack V2 (OpenCV, reference)"] = _nanotrack(args.peers)
-            keys.append(("nanotrack",))
+            for (label, spec), timer in _peers(args.peers).items():
+                labelled[label] = timer
+                keys.append((spec,))
         if variant == "r50":  # pysot's per-frame work, same weights, in turns
             from attsiammask_core.bench import ReferenceFormulation
             from attsiammask_core.tracker import Tracker
@@ -186,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
             _print_floor(variant, rates, {backend: results[(variant, backend, False)].step.median_ms
                                           for backend in args.backends},
                          results[("reference",)].step.median_ms if variant == "r50" else None)
+    _print_ratios(results, variants, args.backends)
     for backend in args.backends if "r50" in variants else ():
         ours, reference = results[("r50", backend, False)], results[("reference",)]
         print(f"r50 {backend} attention off: {reference.step.median_ms / ours.step.median_ms:.2f}x the speed of the "
@@ -217,8 +243,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backends", nargs="+", default=["auto"], choices=("auto", "torch", "onnxruntime"),
                         help="inference backends, timed in turns on the same frames (default auto: the one "
                              "Tracker.create picks, onnxruntime when installed)")
-    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files: adds OpenCV's NanoTrack V2 "
-                        "(nanotrackv2/*.onnx) on the same frames, for reference")
+    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (tools/peers/build_peers.py): adds OpenCV's NanoTrack V2 "
+                        "and, when present, NanoTrack V3 and LightFC (onnxruntime) on the same frames, and prints "
+                        "each variant's median relative to theirs")
     parser.add_argument("--contend", type=int, default=0, metavar="N",
                         help="time lite and r50 at 1 and 2 threads alone and beside N busy processes")
     parser.add_argument("--floor", action="store_true",
