@@ -46,6 +46,10 @@ class TrackerConfig:
     1e-6 apart) gives nearly the same box whichever way float round-off tips it (other hardware, another
     backend); the step is exactly the argmax step on every frame without such a tie. 0 = plain argmax (pysot's
     step, the default of the r50 presets); the lite preset and weights use 1e-4.
+
+    ``window_power`` p multiplies the penalised scores by the cosine window raised to p before the blend with the
+    window (``window_influence``): 0 (default) is pysot's purely additive window; p=1 with window_influence 0 is
+    the multiplicative window of OSTrack-style trackers (LightFC).
     """
 
     penalty_k: float = 0.10
@@ -70,6 +74,7 @@ class TrackerConfig:
     head: str = "anchor"
     polygon: str = "mask"
     tie_temperature: float = 0.0
+    window_power: float = 0.0
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -85,6 +90,7 @@ class TrackerConfig:
         _require(0 <= self.mask_threshold < 1, name, f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
         _require(0 <= self.tie_temperature <= 0.01, name, f"tie_temperature must be in [0, 0.01], got "
                  f"{self.tie_temperature}")
+        _require(0 <= self.window_power <= 4, name, f"window_power must be in [0, 4], got {self.window_power}")
         _require(self.context_amount >= 0, name, f"context_amount must be >= 0, got {self.context_amount}")
         for key in ("exemplar_size", "instance_size", "stride", "base_size", "score_size", "lost_frames"):
             value = getattr(self, key)

@@ -337,7 +337,8 @@ class Tracker:
         else:
             boxes = geo.decode_deltas_cxcywh(deltas, self._anchors)
         penalty = geo.scale_ratio_penalty(boxes[:, 2:], self._state[2:], scale_z, cfg.penalty_k)
-        pscore = geo.blend_window(penalty * score, self._window, influence)
+        weighted = penalty * score * self._window ** cfg.window_power if cfg.window_power else penalty * score
+        pscore = geo.blend_window(weighted, self._window, influence)
         best = int(np.argmax(pscore))
         near, weights = geo.near_tie_weights(pscore, best, cfg.tie_temperature)
         best_score = float(weights @ score[near])

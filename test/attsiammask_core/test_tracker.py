@@ -139,6 +139,26 @@ def test_cosine_window_prefers_the_centre():
         assert model.refine_calls == [winner]
 
 
+def test_window_power_multiplies_the_scores_by_the_window():
+    """window_power 1 with window_influence 0 picks argmax(score * window) (LightFC's multiplicative window):
+    a border cell that wins on raw score loses to a weaker central one; power 0 keeps the raw argmax."""
+    model = PlantedModel()
+    frame = _frame()
+    window = np.outer(np.hanning(25), np.hanning(25))
+    assert 0.99 * window[3, 3] < 0.80 * window[12, 13]
+    for power, winner in [(1.0, (12, 13)), (0.0, (3, 3))]:
+        model.clear()
+        model.refine_calls.clear()
+        model.set_score(2, 12, 13, 0.80)
+        model.set_score(2, 3, 3, 0.99)
+        tracker = _tracker(model, window_influence=0.0, penalty_k=0.0, window_power=power)
+        tracker.init(frame, (300, 200, 64, 64))
+        tracker.track(frame)
+        assert model.refine_calls == [winner]
+    with pytest.raises(ValueError, match="window_power"):
+        TrackerConfig(window_power=-1.0)
+
+
 def test_state_is_clipped_to_the_frame():
     model = PlantedModel()
     tracker = _tracker(model, lr=1.0, window_influence=0.0, penalty_k=0.0)
