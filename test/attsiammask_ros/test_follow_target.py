@@ -14,7 +14,7 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run `make setu
 pytest.importorskip("attsiammask_interfaces.srv", reason="interfaces not built: run `make setup` and source env.sh")
 from attsiammask_interfaces.srv import SetTarget  # noqa: E402
 from geometry_msgs.msg import PointStamped, Twist  # noqa: E402
-from node_harness import SEC, wait_for  # noqa: E402
+from node_harness import SEC, keep_publishing, wait_for  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
@@ -115,7 +115,11 @@ def test_follow_loop_converges_on_a_simulated_scene(context):
             image_pub.publish(bgr_to_image(image, _header(stamp_ns)))
             return box
 
-        box = publish(0.0)
+        # the first frame again until the tracker has it: the subscription may not know the publisher yet
+        # (the same scene each time: the robot has not moved)
+        boxes = []
+        assert keep_publishing(lambda: boxes.append(publish(0.0)), lambda: len(tracker._frames) > 0, 20)
+        box = boxes[0]
         assert wait_for(lambda: tracker.stats.processed > 0, 20)
         req = SetTarget.Request()
         x, y, w, h = box

@@ -22,7 +22,7 @@ import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run `make setup` and source env.sh")
 srv = pytest.importorskip("attsiammask_interfaces.srv", reason="interfaces not built: run `make setup`")
-from node_harness import TARGET, Harness, request, wait_for  # noqa: E402
+from node_harness import TARGET, Harness, keep_publishing, request, wait_for  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
@@ -202,8 +202,9 @@ def test_a_session_of_calls_reads_no_file_and_builds_the_model_once(context, tmp
             hand_off = Detection2D()
             hand_off.bbox.center.position.x, hand_off.bbox.center.position.y = 80.0, 60.0
             hand_off.bbox.size_x, hand_off.bbox.size_y = 30.0, 30.0
-            h.target_pub.publish(hand_off)
-            assert wait_for(lambda: node.target.track_id != first.track_id)
+            # again until it shows: the subscription may not know the publisher yet and drop a first message
+            assert keep_publishing(lambda: h.target_pub.publish(hand_off),
+                                   lambda: node.target.track_id != first.track_id, timeout=30.0)
             for name, value in (("model.weights", str(other)), ("model.variant", "r50"), ("tracking.lr", 0.5)):
                 req = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
                 (result,) = h.call(parameters, req).results

@@ -8,7 +8,17 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run `make setup` and source env.sh")
 pytest.importorskip("attsiammask_interfaces.srv", reason="interfaces not built: run `make setup` and source env.sh")
 from geometry_msgs.msg import PointStamped, Vector3Stamped  # noqa: E402
-from node_harness import FRAME_ID, HW, SEC, TARGET, Harness, request, wait_for  # noqa: E402
+from node_harness import (  # noqa: E402
+    FRAME_ID,
+    HW,
+    SEC,
+    TARGET,
+    Harness,
+    keep_publishing,
+    request,
+    stamp_ns_of,
+    wait_for,
+)
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from vision_msgs.msg import Detection3D  # noqa: E402
@@ -96,13 +106,26 @@ def spatial(context):
 
 
 def _publish_frame(h, depth_m: np.ndarray | None, info: bool = True) -> int:
+    """A frame with a new stamp: its camera_info (when `info`) and depth (when given), each published again until
+    the node holds it, then the image, published again until it has been processed (with a target: until its mask
+    shows, which has the image's stamp); returns the stamp. A message published once can be lost (the subscription
+    may not know the publisher yet), and the frame must not be replaced by the next one before it is processed."""
     stamp = h.next_stamp()
+    spatial = h.node._spatial
     if info:
-        h.info_pub.publish(camera_info(stamp))
+        info_msg = camera_info(stamp)
+        assert keep_publishing(lambda: h.info_pub.publish(info_msg),
+                               lambda: spatial.camera_infos.nearest(stamp, 0) is not None, 30.0), "no camera_info"
     if depth_m is not None:
-        h.depth_pub.publish(depth_image(depth_m, stamp))
-    wait_for(lambda: len(h.node._spatial.camera_infos) > 0 or not info, 2.0)
-    h.publish(100, stamp)
+        depth_msg = depth_image(depth_m, stamp)
+        assert keep_publishing(lambda: h.depth_pub.publish(depth_msg),
+                               lambda: spatial.depths.nearest(stamp, 0) is not None, 30.0), "no depth"
+    if h.node.target is None:  # no mask without a target; no other image is sent: a processed one is this one
+        processed = h.node.stats.processed
+        done = lambda: h.node.stats.processed > processed  # noqa: E731
+    else:
+        done = lambda: any(stamp_ns_of(m) == stamp for m in h.masks)  # noqa: E731
+    assert keep_publishing(lambda: h.publish(100, stamp), done, 30.0), "the image was not processed"
     return stamp
 
 
@@ -113,13 +136,11 @@ def test_node_publishes_ray_point_and_detection3d_in_the_image_frame(spatial):
     # of it at 2 m, its border on the 6 m background, with holes.
     depth[30:90, 50:110] = 2.0
     depth[40:42, 50:110] = np.nan
-    _publish_frame(h, depth)
-    assert wait_for(lambda: h.node.stats.processed > 0)
+    _publish_frame(h, depth)  # processed
     assert h.call(h.set_target, request(*TARGET)).success
     stamps = []
     for _ in range(5):
-        stamps.append(_publish_frame(h, depth))
-        assert h.processed_after(1)
+        stamps.append(_publish_frame(h, depth))  # processed
     assert wait_for(lambda: len(h.points) >= 3 and len(h.boxes) >= 3 and len(h.rays) >= 3, 10.0)
     point, ray, box = h.points[-1], h.rays[-1], h.boxes[-1]
     assert point.header.frame_id == ray.header.frame_id == box.header.frame_id == FRAME_ID
@@ -135,15 +156,11 @@ def test_node_publishes_ray_point_and_detection3d_in_the_image_frame(spatial):
 
 def test_missing_or_invalid_depth_publishes_no_point_and_is_counted(spatial):
     h = spatial
-    _publish_frame(h, None)
-    assert wait_for(lambda: h.node.stats.processed > 0)
+    _publish_frame(h, None)  # each _publish_frame returns once its image has been processed
     assert h.call(h.set_target, request(*TARGET)).success
     _publish_frame(h, None)  # no depth at all
-    assert h.processed_after(1)
     _publish_frame(h, np.zeros(HW))  # depth all invalid (0)
-    assert h.processed_after(1)
     _publish_frame(h, np.full(HW, 2.0), info=False)  # no camera_info for this stamp
-    assert h.processed_after(1)
     stats = h.node._spatial.stats
     assert wait_for(lambda: stats.no_depth >= 1 and stats.invalid_depth >= 1 and stats.no_camera_info >= 1, 5.0)
     assert h.points == [] and len(h.rays) >= 2
