@@ -50,6 +50,9 @@ class TrackerConfig:
     ``window_power`` p multiplies the penalised scores by the cosine window raised to p before the blend with the
     window (``window_influence``): 0 (default) is pysot's purely additive window; p=1 with window_influence 0 is
     the multiplicative window of OSTrack-style trackers (LightFC).
+
+    ``score_lr_power`` q: the size update rate is lr * (penalty * score) ** q; 1 (default) is pysot's step, 0 a
+    constant rate (with lr 1 the new size replaces the old one, as LightFC's step does).
     """
 
     penalty_k: float = 0.10
@@ -75,6 +78,7 @@ class TrackerConfig:
     polygon: str = "mask"
     tie_temperature: float = 0.0
     window_power: float = 0.0
+    score_lr_power: float = 1.0
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -90,6 +94,7 @@ class TrackerConfig:
         _require(0 <= self.mask_threshold < 1, name, f"mask_threshold must be in [0, 1), got {self.mask_threshold}")
         _require(0 <= self.tie_temperature <= 0.01, name, f"tie_temperature must be in [0, 0.01], got "
                  f"{self.tie_temperature}")
+        _require(0 <= self.score_lr_power <= 4, name, f"score_lr_power must be in [0, 4], got {self.score_lr_power}")
         _require(0 <= self.window_power <= 4, name, f"window_power must be in [0, 4], got {self.window_power}")
         _require(self.context_amount >= 0, name, f"context_amount must be >= 0, got {self.context_amount}")
         for key in ("exemplar_size", "instance_size", "stride", "base_size", "score_size", "lost_frames"):

@@ -348,7 +348,7 @@ class Tracker:
                                                          "post": time.perf_counter() - t2})
         self._low_count = self._low_count + 1 if best_score < cfg.lost_threshold else 0
         self._lost = False
-        lr = float(weights @ (penalty[near] * score[near])) * cfg.lr
+        lr = float(weights @ (penalty[near] * score[near]) ** cfg.score_lr_power) * cfg.lr
         cx, cy, w, h = (weights @ boxes[near]) / scale_z
         new_w = self._state[2] * (1 - lr) + w * lr
         new_h = self._state[3] * (1 - lr) + h * lr

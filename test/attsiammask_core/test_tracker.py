@@ -159,6 +159,23 @@ def test_window_power_multiplies_the_scores_by_the_window():
         TrackerConfig(window_power=-1.0)
 
 
+def test_score_lr_power_zero_replaces_the_size():
+    """score_lr_power 0 with lr 1: the new size is the prediction whatever the score (LightFC's update); 1 keeps
+    pysot's score-weighted smoothing."""
+    model, frame = PlantedModel(), _frame()
+    sizes = {}
+    for power in (0.0, 1.0):
+        model.clear()
+        model.set_score(2, 12, 12, 0.6, (0.0, 0.0, math.log(1.5), math.log(1.5)))  # 1.5x the square anchor
+        tracker = _tracker(model, lr=1.0, penalty_k=0.0, window_influence=0.0, score_lr_power=power)
+        tracker.init(frame, (300, 200, 64, 64))
+        sizes[power] = tracker.track(frame).box[2]
+    scale_z = 127 / _context(64, 64)
+    predicted = 1.5 * 64 / scale_z  # the square anchor is 64x64 crop pixels
+    assert sizes[0.0] == pytest.approx(predicted)
+    assert sizes[1.0] == pytest.approx(64 * 0.4 + predicted * 0.6)
+
+
 def test_state_is_clipped_to_the_frame():
     model = PlantedModel()
     tracker = _tracker(model, lr=1.0, window_influence=0.0, penalty_k=0.0)
