@@ -5,7 +5,7 @@ per-sequence accuracies (sequences without an accuracy frame are left out), fail
 failures per 100 frames over all frames, robustness ``exp(-S * failures / frames)`` with S = 100 (the
 probability of tracking 100 frames without failure, as VOT reports it), EAO from `metrics.eao` over all runs;
 J and J_box are the mean over sequences of each sequence's mean (DAVIS style); speed pools every timed
-update() of the tracker in both protocols.
+update() of the tracker in every protocol run. Long-term numbers (when that protocol ran): `longterm_report`.
 """
 from __future__ import annotations
 
@@ -18,11 +18,14 @@ from typing import Any
 import numpy as np
 
 from attsiammask_core.eval import metrics
-from attsiammask_core.eval.runner import EvalResults, OPERecord, VOTRecord
+from attsiammask_core.eval.longterm_metrics import LongTermSettings
+from attsiammask_core.eval.longterm_report import markdown_section, summarize_longterm
+from attsiammask_core.eval.runner import EvalResults, LongTermRecord, OPERecord, VOTRecord
 
 __all__ = ["ROBUSTNESS_S", "ReportPaths", "markdown_table", "summarize", "write_report"]
 
 ROBUSTNESS_S = 100.0
+DEFAULT_LONGTERM = LongTermSettings()
 COLUMNS = ("tracker", "OPE AUC", "Prec@20", "VOT accuracy", "failures", "failures/100", "EAO", "J", "J_box",
            "median ms", "p95 ms", "fps")
 
@@ -78,7 +81,9 @@ def _robustness(failures: int, frames: int) -> float | None:
 
 
 def _tracker_summary(ope: dict[str, OPERecord], vot: dict[str, VOTRecord], sequences: list[str],
-                     eao_interval: tuple[int, int]) -> dict[str, Any]:
+                     eao_interval: tuple[int, int], longterm: dict[str, LongTermRecord] | None = None,
+                     settings: LongTermSettings = DEFAULT_LONGTERM) -> dict[str, Any]:
+    longterm = longterm or {}
     per_seq: dict[str, dict[str, Any]] = {}
     ope_results = []
     for name in sequences:
@@ -97,7 +102,8 @@ def _tracker_summary(ope: dict[str, OPERecord], vot: dict[str, VOTRecord], seque
                             "failure_frames": [int(f) for f in vrec.run.failure_frames],
                             "init_frames": [int(f) for f in vrec.run.init_frames], "length": int(vrec.run.length),
                             "held_frames": vrec.held_frames}
-        entry["speed"] = _speed([r.latency_s for r in (record, vrec) if r is not None])
+        lrec = longterm.get(name)
+        entry["speed"] = _speed([r.latency_s for r in (record, vrec, lrec) if r is not None])
         per_seq[name] = entry
 
     overall: dict[str, Any] = {}
@@ -115,21 +121,28 @@ def _tracker_summary(ope: dict[str, OPERecord], vot: dict[str, VOTRecord], seque
             "robustness": _robustness(failures, frames),
             "eao": _num(metrics.eao(runs, low=eao_interval[0], high=eao_interval[1])),
             "eao_interval": list(eao_interval)}
-    overall["speed"] = _speed([r.latency_s for r in [*ope.values(), *vot.values()]])
+    if longterm:
+        overall["longterm"], lt_seq = summarize_longterm(longterm, sequences, settings)
+        for name, values in lt_seq.items():
+            per_seq[name]["longterm"] = values
+    overall["speed"] = _speed([r.latency_s for r in [*ope.values(), *vot.values(), *longterm.values()]])
     overall["held_frames"] = sum(r.held_frames for r in [*ope.values(), *vot.values()])
     return {"overall": overall, "sequences": per_seq}
 
 
-def summarize(results: EvalResults, eao_interval: tuple[int, int] = (100, 356)) -> dict[str, Any]:
+def summarize(results: EvalResults, eao_interval: tuple[int, int] = (100, 356),
+              longterm: LongTermSettings = DEFAULT_LONGTERM) -> dict[str, Any]:
     """The results JSON: options, per-tracker overall and per-sequence numbers, speed ratios (same run)."""
     trackers = {spec: _tracker_summary(results.ope.get(spec, {}), results.vot.get(spec, {}), results.sequences,
-                                       eao_interval) for spec in results.trackers}
+                                       eao_interval, results.longterm.get(spec, {}), longterm)
+                for spec in results.trackers}
     medians = {spec: (t["overall"]["speed"] or {}).get("median_ms") for spec, t in trackers.items()}
     reference = next((s for s in results.trackers if medians[s]), None)
     for spec, summary in trackers.items():
         ratio = (medians[spec] / medians[reference]) if reference and medians[spec] else None
         summary["overall"]["latency_vs_first"] = {"reference": reference, "ratio": _num(ratio)}
-    return {"options": asdict(results.options), "eao_interval": list(eao_interval),
+    extra = {"longterm_settings": asdict(longterm)} if results.longterm else {}
+    return {"options": asdict(results.options), "eao_interval": list(eao_interval), **extra,
             "success_thresholds": _curve(metrics.SUCCESS_THRESHOLDS),
             "precision_thresholds_px": _curve(_precision_thresholds(trackers)),
             "sequences": list(results.sequences), "trackers": trackers}
@@ -167,7 +180,8 @@ def markdown_table(summary: dict[str, Any]) -> str:
     if held:
         lines += ["", "Frames on which a tracker reported no target and kept its last box (OpenCV ok=False; ours "
                   "\"lost\"), both protocols: " + ", ".join(held) + "."]
-    return "\n".join(lines) + "\n"
+    section = markdown_section(summary)
+    return "\n".join(lines) + "\n" + ("\n" + section if section else "")
 
 
 def _colour(index: int) -> str:
@@ -248,12 +262,13 @@ class ReportPaths:
         return (self.results_json, self.table_md, *self.plots)
 
 
-def write_report(results: EvalResults, out_dir: Path, eao_interval: tuple[int, int] = (100, 356)
-                 ) -> tuple[dict[str, Any], str, ReportPaths]:
-    """Write OUT/results.json, OUT/table.md and OUT/success.png, precision.png (OPE), ar.png (VOT)."""
+def write_report(results: EvalResults, out_dir: Path, eao_interval: tuple[int, int] = (100, 356),
+                 longterm: LongTermSettings = DEFAULT_LONGTERM) -> tuple[dict[str, Any], str, ReportPaths]:
+    """Write OUT/results.json, OUT/table.md (with the long-term section when that protocol ran) and
+    OUT/success.png, precision.png (OPE), ar.png (VOT)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = summarize(results, eao_interval)
+    summary = summarize(results, eao_interval, longterm)
     table = markdown_table(summary)
     results_json = out_dir / "results.json"
     results_json.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

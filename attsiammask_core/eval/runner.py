@@ -1,4 +1,4 @@
-"""Run trackers through the two protocols, one (tracker, sequence, protocol) at a time, with results cached.
+"""Run trackers through the protocols, one (tracker, sequence, protocol) at a time, with results cached.
 
 - One-pass (OPE, `run_ope`): initialise on the first frame with valid ground truth (finite, w and h > 0), then
   `update()` on every later frame; the init frame's prediction is the init box. Records the predicted boxes,
@@ -10,6 +10,10 @@
   is 0 is a failure; the tracker is re-initialised, as a fresh tracker, ``skip`` (5) frames after the failure on
   that frame's ground truth, or on the next frame with valid ground truth when that one has none. Frames without
   ground truth are tracked but never fail and have no overlap (NaN), like the init and skipped frames.
+- Long-term (`run_longterm`, only on sequences with an absent frame after the init frame): the OPE pass, also
+  recording per frame the tracker's confidence (`Prediction.confidence`; 1.0, or 0.0 when held, for a tracker that
+  gives none) and whether it held its box, with the events of the sequence's longterm.json (none for an ordinary
+  sequence); the measures are `longterm_metrics`'.
 
 Results are saved as JSON per (tracker, sequence, protocol) under ``OUT/runs/`` and reused when present, keyed
 by a hash of the tracker spec, its options (file checksums, configuration), the sequence's ground truth and the
@@ -31,14 +35,17 @@ from typing import Any
 import numpy as np
 
 from attsiammask_core.eval import metrics
+from attsiammask_core.eval.longterm_data import read_events, sequence_folder
 from attsiammask_core.eval.sequences import Sequence
 from attsiammask_core.eval.trackers import EvalTracker, Prediction, TrackerFactory
 
-__all__ = ["PROTOCOLS", "EvalOptions", "EvalResults", "OPERecord", "VOTRecord", "evaluate", "fill_box_mask",
-           "first_valid_frame", "load_record", "record_path", "run_cached", "run_key", "run_ope", "run_vot",
-           "save_record", "seed_everything", "valid_boxes"]
+__all__ = ["ALL_PROTOCOLS", "PROTOCOLS", "EvalOptions", "EvalResults", "LongTermRecord", "OPERecord", "VOTRecord",
+           "evaluate", "fill_box_mask", "first_valid_frame", "has_absent_frames", "load_record", "record_path",
+           "run_cached", "run_key", "run_longterm", "run_ope", "run_vot", "save_record", "seed_everything",
+           "sequence_events", "valid_boxes"]
 
-PROTOCOLS = ("ope", "vot")
+PROTOCOLS = ("ope", "vot")  # the default pair ("both")
+ALL_PROTOCOLS = (*PROTOCOLS, "longterm")
 FORMAT_VERSION = 1
 
 
@@ -199,6 +206,44 @@ class VOTRecord:
                    held_frames=int(data["held_frames"]), skip=int(data["skip"]), burn_in=int(data["burn_in"]))
 
 
+@dataclass(frozen=True)
+class LongTermRecord:
+    """One tracker on one sequence, one pass, long-term: the OPE arrays plus, per frame, ``confidence`` (N,) (NaN
+    before the init frame and on it) and ``held`` (N,) bool, and the sequence's listed ``events`` (exit, out, back:
+    `longterm_data.read_events`)."""
+
+    tracker: str
+    sequence: str
+    boxes: np.ndarray
+    gt: np.ndarray
+    init_frame: int | None
+    confidence: np.ndarray
+    held: np.ndarray
+    latency_s: np.ndarray
+    init_latency_s: float
+    events: tuple[tuple[int, int, int], ...] = ()
+    protocol: str = field(default="longterm", init=False)
+
+    @property
+    def held_frames(self) -> int:
+        return int(np.count_nonzero(self.held))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"protocol": "longterm", "tracker": self.tracker, "sequence": self.sequence,
+                "init_frame": self.init_frame, "init_latency_s": self.init_latency_s, "boxes": _encode(self.boxes),
+                "gt": _encode(self.gt), "confidence": _encode(self.confidence),
+                "held": [bool(h) for h in self.held], "latency_s": _encode(self.latency_s),
+                "events": [list(e) for e in self.events]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LongTermRecord:
+        return cls(tracker=data["tracker"], sequence=data["sequence"], boxes=_decode(data["boxes"], 4),
+                   gt=_decode(data["gt"], 4), init_frame=data["init_frame"],
+                   confidence=_decode(data["confidence"]), held=np.array(data["held"], dtype=bool),
+                   latency_s=_decode(data["latency_s"]), init_latency_s=float(data["init_latency_s"]),
+                   events=tuple((int(x), int(o), int(b)) for x, o, b in data["events"]))
+
+
 def _vot_run(overlaps: np.ndarray, init_frames: Seq[int], failure_frames: Seq[int], length: int) -> metrics.VOTRun:
     return metrics.VOTRun(overlaps=np.asarray(overlaps, dtype=np.float64),
                           init_frames=tuple(int(i) for i in init_frames),
@@ -321,6 +366,55 @@ def run_vot(factory: Callable[[], EvalTracker], seq: Sequence, skip: int = 5, bu
                      burn_in=burn_in)
 
 
+def sequence_events(seq: Sequence) -> tuple[tuple[int, int, int], ...]:
+    """(exit, out, back) of the events listed in the sequence folder's longterm.json; () for an ordinary
+    sequence."""
+    return tuple(read_events(sequence_folder(seq.frame_paths)))
+
+
+def has_absent_frames(seq: Sequence, max_frames: int | None = None) -> bool:
+    """Whether a frame after the first one with ground truth has none (the long-term protocol's sequences)."""
+    gt = np.asarray(seq.boxes[:_length(seq, max_frames)], dtype=np.float64)
+    start = first_valid_frame(gt)
+    return start is not None and not valid_boxes(gt[start + 1:]).all()
+
+
+def run_longterm(factory: Callable[[], EvalTracker], seq: Sequence, *,
+                 events: Seq[tuple[int, int, int]] | None = None, max_frames: int | None = None,
+                 progress: bool = False) -> LongTermRecord:
+    """One pass of a fresh tracker with its confidence per frame (see the module docstring); ``events`` default:
+    `sequence_events`."""
+    n = _length(seq, max_frames)
+    gt = np.asarray(seq.boxes[:n], dtype=np.float64).reshape(n, 4)
+    boxes = np.full((n, 4), np.nan)
+    confidence = np.full(n, np.nan)
+    held = np.zeros(n, dtype=bool)
+    latency = np.full(n, np.nan)
+    init_latency = float("nan")
+    start = first_valid_frame(gt)
+    name = getattr(factory, "name", "tracker")
+    if start is not None:
+        tracker = factory()
+        name = getattr(tracker, "name", name)
+        with _frames(seq, n - start, f"longterm {name} {seq.name}", progress) as bar:
+            t0 = time.perf_counter()
+            tracker.init(seq.frame(start), gt[start].copy())
+            init_latency = time.perf_counter() - t0
+            boxes[start] = gt[start]
+            bar.update(1)
+            for i in range(start + 1, n):
+                pred, latency[i] = _timed_update(tracker, seq.frame(i))
+                boxes[i] = _check_prediction(pred, name)
+                held[i] = bool(pred.held)
+                value = getattr(pred, "confidence", None)
+                confidence[i] = (0.0 if held[i] else 1.0) if value is None else float(value)
+                bar.update(1)
+    listed = sequence_events(seq) if events is None else tuple((int(x), int(o), int(b)) for x, o, b in events)
+    return LongTermRecord(tracker=name, sequence=seq.name, boxes=boxes, gt=gt, init_frame=start,
+                          confidence=confidence, held=held, latency_s=latency, init_latency_s=init_latency,
+                          events=listed)
+
+
 # ---------------------------------------------------------------- caching and the whole evaluation
 
 
@@ -328,16 +422,16 @@ def run_vot(factory: Callable[[], EvalTracker], seq: Sequence, skip: int = 5, bu
 class EvalOptions:
     """Protocols to run and their parameters."""
 
-    protocols: tuple[str, ...] = PROTOCOLS
+    protocols: tuple[str, ...] = PROTOCOLS  # any of ALL_PROTOCOLS
     skip: int = 5
     burn_in: int = 10
     max_frames: int | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
-        unknown = [p for p in self.protocols if p not in PROTOCOLS]
+        unknown = [p for p in self.protocols if p not in ALL_PROTOCOLS]
         if unknown or not self.protocols:
-            raise ValueError(f"protocols must be a non-empty subset of {PROTOCOLS}, got {self.protocols}")
+            raise ValueError(f"protocols must be a non-empty subset of {ALL_PROTOCOLS}, got {self.protocols}")
         if self.skip < 1 or self.burn_in < 0:
             raise ValueError(f"skip must be >= 1 and burn_in >= 0, got {self.skip}, {self.burn_in}")
         if self.max_frames is not None and self.max_frames < 2:
@@ -352,6 +446,8 @@ def run_key(factory: TrackerFactory, seq: Sequence, protocol: str, options: Eval
     if protocol == "vot":
         params.update(skip=options.skip, burn_in=options.burn_in,
                       polygons=seq.polygons is not None)
+    if protocol == "longterm":
+        params.update(events=[list(e) for e in sequence_events(seq)])
     return {"format": FORMAT_VERSION, "tracker": factory.spec, "tracker_options": dict(factory.options),
             "sequence": seq.name, "frames": n, "gt_sha256": hashlib.sha256(gt.tobytes()).hexdigest(),
             "masks": seq.mask_paths is not None, "protocol": protocol, "params": params}
@@ -366,7 +462,7 @@ def record_path(runs_dir: Path, key: dict[str, Any]) -> Path:
     return Path(runs_dir) / _slug(key["tracker"]) / _slug(key["sequence"]) / f"{key['protocol']}-{digest}.json"
 
 
-def save_record(path: Path, key: dict[str, Any], record: OPERecord | VOTRecord) -> None:
+def save_record(path: Path, key: dict[str, Any], record: OPERecord | VOTRecord | LongTermRecord) -> None:
     """Write atomically (a partial file never looks like a finished run)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
@@ -374,7 +470,7 @@ def save_record(path: Path, key: dict[str, Any], record: OPERecord | VOTRecord) 
     tmp.replace(path)
 
 
-def load_record(path: Path, key: dict[str, Any] | None = None) -> OPERecord | VOTRecord | None:
+def load_record(path: Path, key: dict[str, Any] | None = None) -> OPERecord | VOTRecord | LongTermRecord | None:
     """The saved record, or None when absent, unreadable or saved under another key."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -383,14 +479,15 @@ def load_record(path: Path, key: dict[str, Any] | None = None) -> OPERecord | VO
     if key is not None and data.get("key") != json.loads(json.dumps(key, default=str)):
         return None
     record = data.get("record", {})
+    kinds = {"ope": OPERecord, "longterm": LongTermRecord}
     try:
-        return OPERecord.from_json(record) if record.get("protocol") == "ope" else VOTRecord.from_json(record)
+        return kinds.get(record.get("protocol"), VOTRecord).from_json(record)
     except (KeyError, TypeError, ValueError):
         return None
 
 
 def run_cached(factory: TrackerFactory, seq: Sequence, protocol: str, runs_dir: Path, options: EvalOptions,
-               resume: bool = True, progress: bool = False) -> tuple[OPERecord | VOTRecord, bool]:
+               resume: bool = True, progress: bool = False) -> tuple[OPERecord | VOTRecord | LongTermRecord, bool]:
     """The record of one run and whether it came from the cache (the tracker is not called then)."""
     key = run_key(factory, seq, protocol, options)
     path = record_path(runs_dir, key)
@@ -400,7 +497,11 @@ def run_cached(factory: TrackerFactory, seq: Sequence, protocol: str, runs_dir: 
             return cached, True
     seed_everything(options.seed)
     if protocol == "ope":
-        record: OPERecord | VOTRecord = run_ope(factory, seq, max_frames=options.max_frames, progress=progress)
+        record: OPERecord | VOTRecord | LongTermRecord = run_ope(factory, seq, max_frames=options.max_frames,
+                                                                  progress=progress)
+    elif protocol == "longterm":
+        record = run_longterm(factory, seq, events=key["params"]["events"], max_frames=options.max_frames,
+                              progress=progress)
     else:
         record = run_vot(factory, seq, options.skip, options.burn_in, max_frames=options.max_frames,
                          progress=progress)
@@ -410,20 +511,23 @@ def run_cached(factory: TrackerFactory, seq: Sequence, protocol: str, runs_dir: 
 
 @dataclass
 class EvalResults:
-    """Records by protocol, tracker spec and sequence name, in run order."""
+    """Records by protocol, tracker spec and sequence name, in run order (longterm: only the sequences with an
+    absent frame)."""
 
     trackers: list[str]
     sequences: list[str]
     options: EvalOptions
     ope: dict[str, dict[str, OPERecord]] = field(default_factory=dict)
     vot: dict[str, dict[str, VOTRecord]] = field(default_factory=dict)
+    longterm: dict[str, dict[str, LongTermRecord]] = field(default_factory=dict)
     cached: int = 0
     ran: int = 0
 
 
 def evaluate(factories: Iterable[TrackerFactory], sequences: Seq[Sequence], out_dir: Path,
              options: EvalOptions = EvalOptions(), resume: bool = True, progress: bool = True) -> EvalResults:
-    """Every tracker on every sequence in every protocol; records saved under OUT/runs/ and reused when present."""
+    """Every tracker on every sequence in every protocol (longterm: the sequences with an absent frame); records
+    saved under OUT/runs/ and reused when present."""
     from tqdm import tqdm
 
     factories = list(factories)
@@ -436,7 +540,8 @@ def evaluate(factories: Iterable[TrackerFactory], sequences: Seq[Sequence], out_
     results = EvalResults(trackers=names, sequences=seq_names, options=options)
     runs_dir = Path(out_dir) / "runs"
     for factory in factories:
-        jobs = [(seq, protocol) for seq in sequences for protocol in options.protocols]
+        jobs = [(seq, protocol) for seq in sequences for protocol in options.protocols
+                if protocol != "longterm" or has_absent_frames(seq, options.max_frames)]
         with tqdm(jobs, desc=factory.spec, unit="run", disable=not progress) as bar:
             for seq, protocol in bar:
                 bar.set_postfix_str(f"{seq.name} {protocol}")

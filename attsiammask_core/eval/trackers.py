@@ -18,8 +18,9 @@ Spec grammar (case-insensitive)::
                                    PRESET a tracker preset of attsiammask_core.config (default: the default
                                    preset); the options after "ours" may come in any order, each at most once
 
-Peers folder layout (``--peers DIR``, written by tools/peers/build_peers.py): ``nanotrackv2/nanotrack_backbone_sim.onnx``,
-``nanotrackv2/nanotrack_head_sim.onnx``, ``vittrack/object_tracking_vittrack_2023sep.onnx``,
+Peers folder layout (``--peers DIR``, written by tools/peers/build_peers.py):
+``nanotrackv2/nanotrack_backbone_sim.onnx``, ``nanotrackv2/nanotrack_head_sim.onnx``,
+``vittrack/object_tracking_vittrack_2023sep.onnx``,
 ``nanotrackv3/nanotrack_{backbone,head}.onnx``, ``lightfc/lightfc_{backbone,tracking}.onnx``.
 
 OpenCV trackers take integer boxes (rounded here, clipped to the frame) and may report ``ok=False`` on a
@@ -59,12 +60,15 @@ SPEC_HELP = ("tracker specs: csrt, kcf, nanotrack, vit (OpenCV peers), nanotrack
 @dataclass(frozen=True)
 class Prediction:
     """One frame's output: box (4,) x, y, w, h float (0-based, top-left), optional polygon (4, 2) and mask (H x W
-    bool); held=True when the tracker reported no target and the box is its last one."""
+    bool); held=True when the tracker reported no target and the box is its last one; confidence: how sure the
+    tracker is that the target is present (ours: its score), None when it gives none (the long-term protocol then
+    takes 1.0, or 0.0 when held)."""
 
     box: np.ndarray
     polygon: np.ndarray | None = None
     mask: np.ndarray | None = None
     held: bool = False
+    confidence: float | None = None
 
 
 @runtime_checkable
@@ -168,7 +172,8 @@ class OursTracker:
     def update(self, frame: np.ndarray) -> Prediction:
         result = self._tracker.track(frame)
         return Prediction(box=np.asarray(result.box, dtype=np.float64), polygon=np.asarray(result.polygon),
-                          mask=np.asarray(result.mask, dtype=bool), held=result.state == "lost")
+                          mask=np.asarray(result.mask, dtype=bool), held=result.state == "lost",
+                          confidence=float(result.score))
 
 
 @dataclass(frozen=True)
