@@ -243,9 +243,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--backends", nargs="+", default=["auto"], choices=("auto", "torch", "onnxruntime"),
                         help="inference backends, timed in turns on the same frames (default auto: the one "
                              "Tracker.create picks, onnxruntime when installed)")
-    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (tools/peers/build_peers.py): adds OpenCV's NanoTrack V2 "
-                        "and, when present, NanoTrack V3 and LightFC (onnxruntime) on the same frames, and prints "
-                        "each variant's median relative to theirs")
+    parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (tools/peers/build_peers.py): "
+                        "adds OpenCV's NanoTrack V2 and, when present, NanoTrack V3 and LightFC (onnxruntime) on "
+                        "the same frames, and prints each variant's median relative to theirs")
     parser.add_argument("--contend", type=int, default=0, metavar="N",
                         help="time lite and r50 at 1 and 2 threads alone and beside N busy processes")
     parser.add_argument("--floor", action="store_true",

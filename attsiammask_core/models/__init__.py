@@ -38,7 +38,8 @@ def build_lite() -> LiteSiamMask:
 
 
 def build_lfc() -> LfcSiamMask:
-    """LightFC's tracking-trained trunk (MobileNetV2, pointwise-correlation fusion, centre heads), mask branch, refine."""
+    """LightFC's tracking-trained trunk (MobileNetV2, pointwise-correlation fusion, centre heads), our mask branch
+    and refine."""
     return LfcSiamMask()
 
 
@@ -66,4 +67,5 @@ def build_model(variant: str = "r50") -> nn.Module:
 __all__ = ["DEFAULT_VARIANT", "MODELS", "AdjustLayer", "DepthwiseXCorrHead", "EfficientNetLite0Trunk", "Neck",
            "LfcSiamMask", "LiteSiamMask", "MobileNetV3SmallTrunk", "PointKernels", "build_effnet",
            "RPNHead", "Refine", "ResNet50", "SearchOutput", "SiamMask", "TemplateKernels", "TrainingOutput", "assemble",
-           "build_lfc", "build_lite", "build_model", "build_r50", "load_imagenet_weights", "mask_head", "xcorr_depthwise"]
+           "build_lfc", "build_lite", "build_model", "build_r50", "load_imagenet_weights", "mask_head",
+           "xcorr_depthwise"]

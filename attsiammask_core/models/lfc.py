@@ -13,8 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .lite import PointKernels
 from .lightfc_trunk import CentreHead, MobileNetV2Trunk, PointwiseFusion, load_lightfc_ncnn, normalise_bgr
+from .lite import PointKernels
 from .refine import WINDOWS_STRIDE16, Refine
 from .siammask import SearchFeatures, SearchOutput
 

@@ -163,11 +163,11 @@ class NcnnGraph(nn.Module):
     def forward(self, *inputs: torch.Tensor, outputs: tuple[str, ...] | None = None) -> tuple[torch.Tensor, ...]:
         if len(inputs) != len(self.inputs):
             raise ValueError(f"the graph takes {len(self.inputs)} inputs ({', '.join(self.inputs)}), got {len(inputs)}")
-        blobs: dict[str, torch.Tensor] = dict(zip(self.inputs, inputs))
+        blobs: dict[str, torch.Tensor] = dict(zip(self.inputs, inputs, strict=True))
         for layer in self.layers:
             if layer.kind != "Input":
                 results = self._run(layer, [blobs[name] for name in layer.inputs])
-                blobs.update(zip(layer.outputs, results))
+                blobs.update(zip(layer.outputs, results, strict=True))
         return tuple(blobs[name] for name in (outputs or self.outputs))
 
     def _run(self, layer: NcnnLayer, args: list[torch.Tensor]) -> list[torch.Tensor]:

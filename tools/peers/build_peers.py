@@ -178,7 +178,7 @@ def check_lightfc(mirror: Path, backbone, tracking) -> None:  # type: ignore[no-
           f"(features up to {np.abs(ref_zf).max():.2f})")
     int8 = ort.InferenceSession(show(mirror, repo, commit, "LightFC_web/quantized/lightfc_w8a8_tracking_opset12.onnx"))
     theirs = int8.run(None, {"template_features": zf.numpy(), "search": x})
-    for name, a, b in zip(("score", "size", "offset"), ours, theirs):
+    for name, a, b in zip(("score", "size", "offset"), ours, theirs, strict=True):
         print(f"lightfc {name} map vs the w8a8 tracking ONNX: max |diff| {np.abs(a - b).max():.3f} "
               f"(values up to {np.abs(b).max():.2f})")
     print(f"lightfc best cell (ours, w8a8): {np.unravel_index(ours[0].argmax(), ours[0].shape)[2:]}, "

@@ -90,7 +90,8 @@ def test_eval_split_file_sequences_and_max_frames(data_dir, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--trackers", "mosse"], "unknown tracker spec 'mosse'; valid: csrt, kcf, nanotrack, vit, ours"),
+    (["--trackers", "mosse"],
+     "unknown tracker spec 'mosse'; valid: csrt, kcf, nanotrack, vit, nanotrackv3, lightfc, ours"),
     (["--trackers", "nanotrack"], "needs its ONNX files: pass --peers DIR"),
     (["--trackers", "vit", "--peers", "/nonexistent/peers"], "--peers: not a folder"),
     (["--trackers", "csrt", "--sequences", "nope"], "sequences not found"),

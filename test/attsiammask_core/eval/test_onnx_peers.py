@@ -12,8 +12,13 @@ import pytest
 import torch
 from torch import nn
 
-from attsiammask_core.eval.onnx_peers import (LightFCTracker, NanoTrackV3Tracker, lightfc_clip, lightfc_crop,
-                                              lightfc_hann)
+from attsiammask_core.eval.onnx_peers import (
+    LightFCTracker,
+    NanoTrackV3Tracker,
+    lightfc_clip,
+    lightfc_crop,
+    lightfc_hann,
+)
 from attsiammask_core.eval.trackers import make_tracker
 
 

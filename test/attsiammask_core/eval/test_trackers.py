@@ -49,7 +49,8 @@ def test_parse_spec_grammar():
 
 
 @pytest.mark.parametrize("spec, message", [
-    ("mosse", "unknown tracker spec 'mosse'; valid: csrt, kcf, nanotrack, vit, nanotrackv3, lightfc, ours, ours:r50:att"),
+    ("mosse",
+     "unknown tracker spec 'mosse'; valid: csrt, kcf, nanotrack, vit, nanotrackv3, lightfc, ours, ours:r50:att"),
     ("ours:r50:r50", "repeated option 'r50'"),
     ("ours:att:noatt", "repeated option 'noatt'"),
     ("ours:tiny", "unknown option 'tiny'.*VARIANT in r50"),

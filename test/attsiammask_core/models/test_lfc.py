@@ -83,7 +83,8 @@ def test_onnxruntime_matches_torch() -> None:
     with torch.no_grad():
         kernels = model.template_kernels(model.template_features(z))
         expected = model.search(x, kernels)
-    got = ort_model.search_heads(ort_model.search_features(x), ort_model.template_kernels(ort_model.template_features(z)))
+    kernels_ort = ort_model.template_kernels(ort_model.template_features(z))
+    got = ort_model.search_heads(ort_model.search_features(x), kernels_ort)
     np.testing.assert_allclose(np.asarray(got.cls), expected.cls.numpy(), atol=1e-3)
     np.testing.assert_allclose(np.asarray(got.loc), expected.loc.numpy(), atol=1e-2)
 
