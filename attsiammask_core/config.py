@@ -51,6 +51,10 @@ class TrackerConfig:
     window (``window_influence``): 0 (default) is pysot's purely additive window; p=1 with window_influence 0 is
     the multiplicative window of OSTrack-style trackers (LightFC).
 
+    ``context`` is how the crops' context is sized (geometry.context_side): "pysot" (SiamMask, default) or "area"
+    ((1 + 2 context_amount) sqrt(w h), the crop LightFC was trained on); ``pad`` fills the crop beyond the frame
+    with the frame's mean colour ("mean", pysot) or black ("zero", LightFC).
+
     ``score_lr_power`` q: the size update rate is lr * (penalty * score) ** q; 1 (default) is pysot's step, 0 a
     constant rate (with lr 1 the new size replaces the old one, as LightFC's step does).
     """
@@ -79,10 +83,14 @@ class TrackerConfig:
     tie_temperature: float = 0.0
     window_power: float = 0.0
     score_lr_power: float = 1.0
+    context: str = "pysot"
+    pad: str = "mean"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
         _require(self.head in HEADS, name, f"head must be one of {HEADS}, got {self.head!r}")
+        _require(self.context in CONTEXT_MODES, name, f"context must be one of {CONTEXT_MODES}, got {self.context!r}")
+        _require(self.pad in PADS, name, f"pad must be one of {PADS}, got {self.pad!r}")
         _require(self.polygon in POLYGONS, name, f"polygon must be one of {POLYGONS}, got {self.polygon!r}")
         object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
@@ -125,6 +133,8 @@ class TrackerConfig:
 
 
 HEADS = ("anchor", "point")
+CONTEXT_MODES = ("pysot", "area")  # geometry.CONTEXT_MODES
+PADS = ("mean", "zero")
 POLYGONS = ("mask", "box")
 _NORMALISATIONS = ("minmax", "max")
 _LEVELS = ("neck", "kernels")
@@ -235,10 +245,12 @@ PRESETS: MappingProxyType[str, TrackerConfig] = MappingProxyType({
     # the shipped weights carry their own tuned values (weights metadata), which take precedence
     "nanotrack": TrackerConfig(penalty_k=0.15, window_influence=0.49, lr=0.385, mask_threshold=0.3, stride=16,
                                base_size=7, score_size=16, head="point", tie_temperature=1e-4),
-    # the lfc model (LightFC trunk) in the same geometry; starting values before tuning: no scale/ratio penalty and
-    # no smoothing beyond the score (LightFC's own step has neither), a blended window
-    "lightfc": TrackerConfig(penalty_k=0.0, window_influence=0.4, lr=1.0, mask_threshold=0.3, stride=16,
-                             base_size=7, score_size=16, head="point", tie_temperature=1e-4),
+    # the lfc model (LightFC trunk) in the lite geometry, with the crops LightFC was trained on (context from the
+    # target's area, black padding) and LightFC's own step as the start: multiplicative window, no scale/ratio
+    # penalty, the size replaced; the shipped weights carry the values tuned on validation
+    "lightfc": TrackerConfig(penalty_k=0.0, window_influence=0.0, window_power=1.0, lr=1.0, score_lr_power=0.0,
+                             mask_threshold=0.3, stride=16, base_size=7, score_size=16, head="point",
+                             tie_temperature=1e-4, context="area", pad="zero"),
 })
 # The preset a variant uses when neither the caller nor the weights file gives a tracker configuration.
 VARIANT_PRESETS: MappingProxyType[str, str] = MappingProxyType({"r50": "r50_l3", "effnet": "r50_l3",

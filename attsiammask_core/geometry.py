@@ -56,25 +56,31 @@ def crop_square(frame: np.ndarray, center_xy: Sequence[float], side: int, out_si
     return np.array(patch, dtype=np.uint8, copy=True)
 
 
-def context_side(size_wh: Sequence[float], context_amount: float) -> float:
-    """sqrt((w + c(w+h)) (h + c(w+h))): the side of the square that holds the target with context."""
+CONTEXT_MODES = ("pysot", "area")
+
+
+def context_side(size_wh: Sequence[float], context_amount: float, mode: str = "pysot") -> float:
+    """The side of the square that holds the target with context: pysot's sqrt((w + c(w+h)) (h + c(w+h))), or
+    "area": (1 + 2c) sqrt(w h) (OSTrack-style trackers' crop, LightFC's factor 2 at c = 0.5); equal for squares."""
     w, h = float(size_wh[0]), float(size_wh[1])
+    if mode == "area":
+        return float((1.0 + 2.0 * context_amount) * np.sqrt(w * h))
     pad = context_amount * (w + h)
     return float(np.sqrt((w + pad) * (h + pad)))
 
 
-def template_crop_side(size_wh: Sequence[float], context_amount: float) -> int:
+def template_crop_side(size_wh: Sequence[float], context_amount: float, mode: str = "pysot") -> int:
     """s_z of the template crop: the context side rounded (half to even, as Python's round)."""
-    return int(np.round(context_side(size_wh, context_amount)))
+    return int(np.round(context_side(size_wh, context_amount, mode)))
 
 
 def search_scale(size_wh: Sequence[float], context_amount: float, exemplar_size: int,
-                 instance_size: int, widen: float = 1.0) -> tuple[float, int]:
+                 instance_size: int, widen: float = 1.0, mode: str = "pysot") -> tuple[float, int]:
     """(scale_z, s_x) of the search crop: crop pixels per frame pixel and the crop side in frame pixels.
 
     ``widen`` > 1 enlarges the searched region (used while lost); 1.0 gives the spec's values exactly.
     """
-    s_z = context_side(size_wh, context_amount)
+    s_z = context_side(size_wh, context_amount, mode)
     scale_z = exemplar_size / s_z
     s_x = float(np.round(s_z * (instance_size / exemplar_size) * widen))
     return scale_z / widen, int(max(s_x, 1.0))

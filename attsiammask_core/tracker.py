@@ -294,8 +294,8 @@ class Tracker:
         xywh = _check_box(box, frame.shape[:2])
         cfg = self.config
         self._state = geo.xywh_to_cxcywh(xywh)
-        self._pad = geo.channel_mean_uint8(frame)
-        side = max(geo.template_crop_side(self._state[2:], cfg.context_amount), 1)
+        self._pad = geo.channel_mean_uint8(frame) if cfg.pad == "mean" else np.zeros(3, dtype=np.uint8)
+        side = max(geo.template_crop_side(self._state[2:], cfg.context_amount, cfg.context), 1)
         crop = geo.crop_square(frame, self._state[:2], side, cfg.exemplar_size, self._pad)
         with torch.inference_mode():
             zf = self.model.template_features(self._to_tensor(crop))
@@ -320,7 +320,7 @@ class Tracker:
         widen = cfg.lost_search_factor if was_lost else 1.0
         influence = cfg.window_influence * (cfg.lost_window_factor if was_lost else 1.0)
         scale_z, s_x = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
-                                        widen)
+                                        widen, cfg.context)
         crop_box = geo.search_crop_box_xywh(self._state[:2], s_x)
         crop = geo.crop_square(frame, self._state[:2], s_x, cfg.instance_size, self._pad)
         t1 = time.perf_counter()

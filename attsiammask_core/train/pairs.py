@@ -1,11 +1,12 @@
 """Training pairs from sequence folders: a template crop and a search crop of the same target a random gap apart.
 
 Crops follow the tracker (spec section 2): the template is the 127x127 context square (context 0.5) around the
-target, padded with the frame's mean colour; the search crop is the 255x255 square of side s_z * 255/127, but
-around a shifted, scaled and stretched centre so the target sits anywhere within +-search_shift pixels of the
-crop centre. Boxes in a `Pair` are ``cxcywh`` in crop pixels relative to the crop centre (pixel 127 of 255,
-63 of 127), pixel centres at integers, the convention of `geometry.anchors_cxcywh`. Frames whose box is
-absent (NaN) or degenerate are never used. Every draw comes from the numpy Generator passed in.
+target, padded with the frame's mean colour (black, and the "area" context, when the geometry's config says so);
+the search crop is the 255x255 square of side s_z * 255/127, but around a shifted, scaled and stretched centre so
+the target sits anywhere within +-search_shift pixels of the crop centre. Boxes in a `Pair` are ``cxcywh`` in crop
+pixels relative to the crop centre (pixel 127 of 255, 63 of 127), pixel centres at integers, the convention of
+`geometry.anchors_cxcywh`. Frames whose box is absent (NaN) or degenerate are never used. Every draw comes from the
+numpy Generator passed in.
 """
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from attsiammask_core.eval.sequences import Sequence
 from attsiammask_core.geometry import channel_mean_uint8, context_side, xywh_to_cxcywh
 
 from .config import DataConfig
+
+
+def _pad(frame: np.ndarray, mode: str) -> np.ndarray:
+    """The crop's fill colour: the frame's mean (pysot) or black, as the tracker's TrackerConfig.pad."""
+    return channel_mean_uint8(frame) if mode == "mean" else np.zeros(frame.shape[2:], dtype=np.uint8)
 
 __all__ = ["FramePool", "Pair", "PairSampler", "valid_frames", "warp_crop"]
 
@@ -158,14 +164,14 @@ class PairSampler:
         frame, box = self.pool.frame(k, i), self.pool.box(k, i)
         g = self.geometry
         cx, cy, w, h = xywh_to_cxcywh(box)
-        scale = g.exemplar_size / context_side((w, h), g.context_amount)
+        scale = g.exemplar_size / context_side((w, h), g.context_amount, g.context)
         scale *= float(np.exp(rng.uniform(-1, 1) * scale_jitter))
         aspect = 1.0 if aspect_jitter is None else float(np.exp(rng.uniform(-1, 1) * aspect_jitter / 2))
         kx, ky = scale * aspect, scale / aspect
         shift = rng.uniform(-1, 1, size=2) * shift_jitter
         mid = (out_size - 1) / 2
         target = (mid + shift[0], mid + shift[1])
-        crop = warp_crop(frame, (cx, cy), (kx, ky), out_size, channel_mean_uint8(frame), target)
+        crop = warp_crop(frame, (cx, cy), (kx, ky), out_size, _pad(frame, g.pad), target)
         mask = self.pool.mask(k, i)
         crop_mask = None if mask is None else _warp_mask(mask, (cx, cy), (kx, ky), out_size, target)
         return crop, np.array([shift[0], shift[1], w * kx, h * ky]), crop_mask
@@ -211,8 +217,8 @@ class PairSampler:
         side = rng.uniform(0.2, 0.6) * min(height, width)
         g = self.geometry
         kz = g.exemplar_size / side
-        template = warp_crop(frames[0], center, (kz, kz), g.exemplar_size, channel_mean_uint8(frames[0]))
-        search = warp_crop(frames[1], center, (kz, kz), g.instance_size, channel_mean_uint8(frames[1]))
+        template = warp_crop(frames[0], center, (kz, kz), g.exemplar_size, _pad(frames[0], g.pad))
+        search = warp_crop(frames[1], center, (kz, kz), g.instance_size, _pad(frames[1], g.pad))
         return template, search
 
 

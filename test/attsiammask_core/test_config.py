@@ -102,3 +102,9 @@ def test_point_head_geometry_and_json_round_trip():
         tracker_config_from_json("lr=0.3")
     with pytest.raises(ValueError, match="lr must be in"):
         tracker_config_from_json('{"lr": 3.0}')
+
+
+@pytest.mark.parametrize(("field", "value"), [("context", "square"), ("pad", "edge"), ("score_lr_power", 5.0)])
+def test_crop_and_update_options_are_validated(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrackerConfig(**{field: value})

@@ -240,3 +240,12 @@ def test_near_tie_weights_are_continuous_in_the_scores():
     assert a[0].tolist() == b[0].tolist() == [1, 2]
     assert a[1].sum() == pytest.approx(1.0) and np.abs(a[1] - b[1]).max() < 0.011
     np.testing.assert_allclose(a[1], [np.exp(0) / (1 + np.exp(-0.01)), np.exp(-0.01) / (1 + np.exp(-0.01))])
+
+
+def test_area_context_is_lightfcs_crop_and_equals_pysot_for_squares():
+    from attsiammask_core.geometry import context_side, search_scale
+
+    assert context_side((30.0, 30.0), 0.5, "area") == pytest.approx(context_side((30.0, 30.0), 0.5))
+    assert context_side((20.0, 80.0), 0.5, "area") == pytest.approx(2.0 * 40.0)  # LightFC: factor 2 * sqrt(w h)
+    scale_z, s_x = search_scale((20.0, 80.0), 0.5, 127, 255, mode="area")
+    assert scale_z == pytest.approx(127 / 80.0) and s_x == round(80.0 * 255 / 127)

@@ -176,6 +176,20 @@ def test_score_lr_power_zero_replaces_the_size():
     assert sizes[1.0] == pytest.approx(64 * 0.4 + predicted * 0.6)
 
 
+@pytest.mark.parametrize(("pad", "fill"), [("mean", 120), ("zero", 0)])
+def test_crops_beyond_the_frame_are_filled_as_configured(pad: str, fill: int, monkeypatch: pytest.MonkeyPatch):
+    """A target at the frame's corner: the template crop's outside part is the frame's mean colour (pysot) or
+    black (pad="zero", what LightFC was trained on); "area" context sizes the crop from sqrt(w h)."""
+    model, frame = PlantedModel(), np.full((480, 640, 3), 120, dtype=np.uint8)
+    seen = []
+    original = model.template_features
+    monkeypatch.setattr(model, "template_features", lambda z: seen.append(z.clone()) or original(z))
+    tracker = _tracker(model, pad=pad, context="area")
+    tracker.init(frame, (0, 0, 20, 80))
+    crop = seen[0][0].numpy()
+    assert crop[:, 0, 0].tolist() == [fill] * 3 and crop[:, -1, -1].tolist() == [120] * 3
+
+
 def test_state_is_clipped_to_the_frame():
     model = PlantedModel()
     tracker = _tracker(model, lr=1.0, window_influence=0.0, penalty_k=0.0)
