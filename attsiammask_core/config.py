@@ -55,6 +55,10 @@ class TrackerConfig:
     ((1 + 2 context_amount) sqrt(w h), the crop LightFC was trained on); ``pad`` fills the crop beyond the frame
     with the frame's mean colour ("mean", pysot) or black ("zero", LightFC).
 
+    ``coordinates``: "pysot" (default; its crops sit one pixel up and left of the state and its boxes half a
+    pixel, which pysot-trained networks absorb) or "exact" (crops centred on the state, boxes in the pixel-centre
+    convention the state is set in), for networks trained with exact crops (LightFC).
+
     ``score_lr_power`` q: the size update rate is lr * (penalty * score) ** q; 1 (default) is pysot's step, 0 a
     constant rate (with lr 1 the new size replaces the old one, as LightFC's step does).
     """
@@ -85,12 +89,15 @@ class TrackerConfig:
     score_lr_power: float = 1.0
     context: str = "pysot"
     pad: str = "mean"
+    coordinates: str = "pysot"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
         _require(self.head in HEADS, name, f"head must be one of {HEADS}, got {self.head!r}")
         _require(self.context in CONTEXT_MODES, name, f"context must be one of {CONTEXT_MODES}, got {self.context!r}")
         _require(self.pad in PADS, name, f"pad must be one of {PADS}, got {self.pad!r}")
+        _require(self.coordinates in COORDINATES, name,
+                 f"coordinates must be one of {COORDINATES}, got {self.coordinates!r}")
         _require(self.polygon in POLYGONS, name, f"polygon must be one of {POLYGONS}, got {self.polygon!r}")
         object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
@@ -135,6 +142,7 @@ class TrackerConfig:
 HEADS = ("anchor", "point")
 CONTEXT_MODES = ("pysot", "area")  # geometry.CONTEXT_MODES
 PADS = ("mean", "zero")
+COORDINATES = ("pysot", "exact")
 POLYGONS = ("mask", "box")
 _NORMALISATIONS = ("minmax", "max")
 _LEVELS = ("neck", "kernels")
@@ -250,7 +258,7 @@ PRESETS: MappingProxyType[str, TrackerConfig] = MappingProxyType({
     # penalty, the size replaced; the shipped weights carry the values tuned on validation
     "lightfc": TrackerConfig(penalty_k=0.0, window_influence=0.0, window_power=1.0, lr=1.0, score_lr_power=0.0,
                              mask_threshold=0.3, stride=16, base_size=7, score_size=16, head="point",
-                             tie_temperature=1e-4, context="area", pad="zero"),
+                             tie_temperature=1e-4, context="area", pad="zero", coordinates="exact"),
 })
 # The preset a variant uses when neither the caller nor the weights file gives a tracker configuration.
 VARIANT_PRESETS: MappingProxyType[str, str] = MappingProxyType({"r50": "r50_l3", "effnet": "r50_l3",

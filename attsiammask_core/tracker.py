@@ -296,7 +296,7 @@ class Tracker:
         self._state = geo.xywh_to_cxcywh(xywh)
         self._pad = geo.channel_mean_uint8(frame) if cfg.pad == "mean" else np.zeros(3, dtype=np.uint8)
         side = max(geo.template_crop_side(self._state[2:], cfg.context_amount, cfg.context), 1)
-        crop = geo.crop_square(frame, self._state[:2], side, cfg.exemplar_size, self._pad)
+        crop = geo.crop_square(frame, self._crop_centre(), side, cfg.exemplar_size, self._pad)
         with torch.inference_mode():
             zf = self.model.template_features(self._to_tensor(crop))
             if self.attention_config.enabled:
@@ -321,8 +321,8 @@ class Tracker:
         influence = cfg.window_influence * (cfg.lost_window_factor if was_lost else 1.0)
         scale_z, s_x = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
                                         widen, cfg.context)
-        crop_box = geo.search_crop_box_xywh(self._state[:2], s_x)
-        crop = geo.crop_square(frame, self._state[:2], s_x, cfg.instance_size, self._pad)
+        crop_box = geo.search_crop_box_xywh(self._crop_centre(), s_x)
+        crop = geo.crop_square(frame, self._crop_centre(), s_x, cfg.instance_size, self._pad)
         t1 = time.perf_counter()
         with torch.inference_mode():
             feats = self.model.search_features(self._to_tensor(crop))
@@ -361,7 +361,7 @@ class Tracker:
 
         if not self.masks:
             self.last_timings = {"crop": t1 - t0, **network, "refine": 0.0, "post": time.perf_counter() - t2}
-            return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._state),
+            return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._output_state()),
                                mask=np.zeros(frame.shape[:2], dtype=bool), score=best_score, state=TRACKING)
         _, y, x = np.unravel_index(best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
         t3 = time.perf_counter()
@@ -377,7 +377,7 @@ class Tracker:
         mask = np.zeros(frame.shape[:2], dtype=bool)
         mask[y0:y1, x0:x1] = reach > cfg.mask_threshold
         if cfg.polygon == "box":
-            polygon = geo.axis_aligned_polygon_cxcywh(self._state)
+            polygon = geo.axis_aligned_polygon_cxcywh(self._output_state())
         else:
             polygon = geo.mask_polygon(reach, cfg.mask_threshold, self._state, cfg.min_contour_area, (x0, y0))
         result = TrackResult(box=self._box(), polygon=polygon, mask=mask, score=best_score, state=TRACKING)
@@ -385,13 +385,25 @@ class Tracker:
                              "post": (t3 - t2) + (time.perf_counter() - t4)}
         return result
 
+    def _crop_centre(self) -> np.ndarray:
+        """Where the crops are centred: the state (pysot, whose crop then sits one pixel up and left of it), or
+        one pixel further so the crop's centre pixel is the state's (coordinates="exact")."""
+        return self._state[:2] + 1.0 if self.config.coordinates == "exact" else self._state[:2]
+
+    def _output_state(self) -> np.ndarray:
+        """The state as reported: pysot's (box corner at cx - w/2), or with the pixel-centre convention the state
+        was set in (corner at cx + 0.5 - w/2; coordinates="exact")."""
+        if self.config.coordinates == "exact":
+            return self._state + np.array([0.5, 0.5, 0.0, 0.0])
+        return self._state
+
     def _box(self) -> tuple[float, float, float, float]:
-        x, y, w, h = geo.cxcywh_to_xywh(self._state)
+        x, y, w, h = geo.cxcywh_to_xywh(self._output_state())
         return (float(x), float(y), float(w), float(h))
 
     def _lost_result(self, frame: np.ndarray, score: float, timings: dict[str, float]) -> TrackResult:
         """While lost: the held box, its axis-aligned polygon and an empty mask."""
         self.last_timings = timings
-        return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._state),
+        return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._output_state()),
                            mask=np.zeros(frame.shape[:2], dtype=bool), score=score if math.isfinite(score) else 0.0,
                            state=LOST)

@@ -190,6 +190,17 @@ def test_crops_beyond_the_frame_are_filled_as_configured(pad: str, fill: int, mo
     assert crop[:, 0, 0].tolist() == [fill] * 3 and crop[:, -1, -1].tolist() == [120] * 3
 
 
+@pytest.mark.parametrize(("coordinates", "shift"), [("pysot", -0.5), ("exact", 0.0)])
+def test_coordinates_convention_of_the_reported_box(coordinates: str, shift: float):
+    """A prediction of no motion and no size change: pysot reports the box half a pixel up and left of the
+    initial one; coordinates="exact" reports it where it was."""
+    model, frame = PlantedModel(), _frame()
+    model.set_score(2, 12, 12, 0.99)
+    tracker = _tracker(model, lr=1e-9, window_influence=0.0, penalty_k=0.0, coordinates=coordinates)
+    tracker.init(frame, (300, 200, 64, 64))
+    np.testing.assert_allclose(tracker.track(frame).box, (300 + shift, 200 + shift, 64, 64), atol=1e-6)
+
+
 def test_state_is_clipped_to_the_frame():
     model = PlantedModel()
     tracker = _tracker(model, lr=1.0, window_influence=0.0, penalty_k=0.0)
