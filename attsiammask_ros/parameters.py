@@ -70,8 +70,9 @@ def _param(name: str, default: Any, description: str, **constraints: Any) -> Any
 class TrackerNodeParameters:
     """Every node parameter with its default. Model and input parameters are read-only after start-up."""
 
-    model_variant: str = _param("model.variant", "lite", "network: lite = embedded CPU model, r50 = the paper's "
-                                "ResNet-50 SiamMask (needs model.weights)", choices=("lite", "r50"), read_only=True)
+    model_variant: str = _param("model.variant", "lite", "network: lite = embedded CPU model (fast), lfc = embedded "
+                                "LightFC-trunk model (more accurate, slower), r50 = the paper's ResNet-50 SiamMask "
+                                "(needs model.weights)", choices=("lite", "lfc", "r50"), read_only=True)
     model_weights: str = _param("model.weights", "", "weights file (official SiamMask .pth or our .pt); "
                                 "empty = the variant's embedded weights", read_only=True)
     model_device: str = _param("model.device", "auto", "auto (CUDA when available), cpu, cuda or cuda:N",

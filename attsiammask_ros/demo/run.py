@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--seq", type=Path, help="sequence folder in ../shared/data's layout (img/, groundtruth.txt)")
     parser.add_argument("--box", type=_box, help="x,y,w,h of the target on the video's first frame")
     parser.add_argument("--weights", default="", help="model weights (default: the variant's embedded weights)")
-    parser.add_argument("--variant", default="lite", choices=("lite", "r50"), help="model (default: %(default)s)")
+    parser.add_argument("--variant", default="lite", choices=("lite", "lfc", "r50"),
+                        help="model (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
     parser.add_argument("--fps", type=float, default=None, help="playback rate (default: the clip's)")
     parser.add_argument("--max-frames", type=int, default=None, help="play only the first N frames")

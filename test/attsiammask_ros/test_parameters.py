@@ -52,7 +52,7 @@ def test_defaults_are_valid():
     ("input.queue_depth", 101, "in [1, 100]"),
     ("target.frame_buffer", 0, "in [1, 300]"),
     ("target.stamp_tolerance_ms", -1.0, "in [0.0, 10000.0]"),
-    ("model.variant", "r18", "model.variant must be one of lite, r50; got 'r18'"),
+    ("model.variant", "r18", "model.variant must be one of lite, lfc, r50; got 'r18'"),
     ("input.transport", "theora", "one of raw, compressed"),
     ("input.reliability", "reliable!", "one of best_effort, reliable"),
     ("model.device", "gpu", "model.device must match"),

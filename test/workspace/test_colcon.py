@@ -81,7 +81,8 @@ def test_readme_build_builds_both_packages_without_warnings(built):
     share = workspace / "install" / "attsiammask_ros" / "share" / "attsiammask_ros"
     assert {p.name for p in (share / "launch").iterdir()} == {"tracker.launch.py", "follow_target.launch.py"}
     site = next((workspace / "install" / "attsiammask_ros" / "lib").glob("python3*/site-packages"))
-    for data in ("attsiammask_core/weights/lite.pt", "attsiammask_core/data/split.json",
+    for data in ("attsiammask_core/weights/lite.pt", "attsiammask_core/weights/lfc.pt",
+                 "attsiammask_core/weights/LICENSE.LightFC-MIT.txt", "attsiammask_core/data/split.json",
                  "attsiammask_ros/web/picker.html"):
         assert (site / data).is_file(), data  # package data the commands and nodes read at run time
     executables = {p.name for p in (workspace / "install" / "attsiammask_ros" / "lib" / "attsiammask_ros").iterdir()}

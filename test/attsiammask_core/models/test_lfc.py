@@ -100,3 +100,21 @@ def test_trunk_loads_from_lightfc_ncnn_files() -> None:
 def test_missing_ncnn_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="lightfc_search.ncnn"):
         build_model("lfc").load_lightfc(str(tmp_path))
+
+
+def test_shipped_weights_load_with_their_tuned_configuration() -> None:
+    from attsiammask_core.weights import embedded_weights_path, read_metadata
+
+    path = embedded_weights_path("lfc")
+    assert path.is_file() and path.stat().st_size < 20_000_000
+    tracker = Tracker.create(variant="lfc", backend="torch")
+    cfg = tracker.config
+    assert (cfg.context, cfg.pad, cfg.coordinates, cfg.window_power, cfg.polygon) == ("area", "zero", "exact", 1.0,
+                                                                                        "box")
+    assert tracker.attention_config.enabled is False and read_metadata(path)["variant"] == "lfc"
+    if (LIGHTFC_FILES / "lightfc_search.ncnn.bin").is_file():  # the trunk is LightFC's, unchanged
+        reference = build_model("lfc")
+        reference.load_lightfc(str(LIGHTFC_FILES))
+        for name, tensor in reference.state_dict().items():
+            if name.split(".")[0] in ("backbone", "fusion", "score_head", "size_head", "offset_head"):
+                assert torch.equal(tensor, tracker.model.state_dict()[name]), name
