@@ -15,7 +15,12 @@ REFERENCE_LABEL = "r50 reference formulation"
 
 def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
     from attsiammask_core.tracker import Tracker
+    from attsiammask_core.weights import embedded_weights_path
 
+    # Without --weights: the variant's embedded weights when it ships them (a model whose box follows random
+    # weights can grow its crop to many times the frame, as lfc's size update does), else random weights.
+    if weights is None and embedded_weights_path(variant).is_file():
+        weights = embedded_weights_path(variant)
     # Loss logic off: with random weights scores are low, and every frame must run the full step.
     return Tracker.create(variant=variant, weights=weights, attention=attention, overrides={"lost_threshold": 0.0},
                           random_init=weights is None, backend=backend)
@@ -75,7 +80,8 @@ def run_contention(args: argparse.Namespace) -> int:
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench --contend {args.contend}: {args.frames} frames {args.width}x{args.height}, attention "
           f"off, torch {torch.__version__}, {multiprocessing.cpu_count()} cores, backends {', '.join(args.backends)}, "
-          f"weights: {args.weights or 'random (timing only)'}; each configuration alone, then beside "
+          f"weights: {args.weights or 'embedded, else random (timing only)'}; each configuration alone, then "
+          f"beside "
           f"{args.contend} busy process(es)")
     configs = [(variant, backend) for variant in variants for backend in args.backends]
     medians: dict[tuple[str, str, int, bool], float] = {}
@@ -169,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
     print(f"attsiammask bench: {args.frames} frames {args.width}x{args.height}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, backends {', '.join(args.backends)}, "
-          f"weights: {args.weights or 'random (timing only)'}; configurations take turns on every frame, "
+          f"weights: {args.weights or 'embedded, else random (timing only)'}; configurations take turns on every "
+          f"frame, "
           f"{args.settle_ms:g} ms untimed pause before each step")
     print(f"{'configuration':<34}{'median ms':>10}{'p95 ms':>9}{'fps':>7}  " + "".join(f"{s + ' ms':>13}"
                                                                                    for s in STAGES))
