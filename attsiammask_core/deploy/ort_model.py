@@ -46,6 +46,21 @@ class OrtSearchOutput:
     f2: np.ndarray
 
 
+def session_options(threads: int | None = None):  # type: ignore[no-untyped-def]
+    """onnxruntime session options of every graph we run: full graph optimisation, `threads` intra-op threads
+    (default torch's count), one inter-op thread, errors-only log, no busy-waiting between runs (a robot's CPU is
+    shared with other nodes, and with torch in bench)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = int(threads or torch.get_num_threads())
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only; provider fallbacks are reported as warnings by the callers
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 @dataclass
 class OrtModel:
     """onnxruntime sessions of one variant's graphs, plus what the tracker reads from a model."""
@@ -67,13 +82,7 @@ class OrtModel:
         if missing:
             raise ValueError(f"missing ONNX graphs: {', '.join(missing)}")
         chosen = resolve_providers(providers, ort.get_available_providers())
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = int(threads or torch.get_num_threads())
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only; provider fallbacks are reported below as warnings
-        # No busy-waiting between runs: a robot's CPU is shared with other nodes (and torch, in bench).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(threads)
         sessions = {name: ort.InferenceSession(graphs[name], sess_options=options, providers=chosen)
                     for name in GRAPHS}
         used = sessions["search"].get_providers()

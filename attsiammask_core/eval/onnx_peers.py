@@ -29,17 +29,12 @@ _IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 def ort_session(path: Path, threads: int | None = None) -> Any:
-    """A CPU onnxruntime session with the same settings as our backend (no spinning, one inter-op thread)."""
+    """A CPU onnxruntime session with our backend's settings (deploy.ort_model.session_options)."""
     import onnxruntime as ort
-    import torch
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = int(threads or torch.get_num_threads())
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    from attsiammask_core.deploy.ort_model import session_options
+
+    return ort.InferenceSession(str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"])
 
 
 def _xywh(box_xywh: Any) -> np.ndarray:
