@@ -29,6 +29,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
 
 SIAMTRACKERS = ("HonglinChu/SiamTrackers", "248663fde6bf7c40190cf10ee396d5662919ecd3")
 LIGHTFC_DEPLOY = ("EDOGing/LightFC_Deploy", "f57c00f848deed145c27c44af8cb668766b5739e")
@@ -70,26 +71,31 @@ def free_input_dims(model_bytes: bytes) -> bytes:
     return model.SerializeToString()
 
 
-class _Tracking:
-    def __init__(self, graphs: dict) -> None:  # type: ignore[type-arg]
-        import torch
+class LightFCBackbone(torch.nn.Module):
+    """image -> stride-16 features (the search graph's one output)."""
 
-        class Module(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.fusion, self.score = graphs["fusion"], graphs["score"]
-                self.size, self.offset = graphs["size"], graphs["offset"]
+    def __init__(self, graph: torch.nn.Module) -> None:
+        super().__init__()
+        self.graph = graph
 
-            def forward(self, zf, xf):  # type: ignore[no-untyped-def]
-                (fused,) = self.fusion(zf, xf)
-                return self.score(fused)[0], self.size(fused)[0], self.offset(fused)[0]
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.graph(image)[0]
 
-        self.module = Module().eval()
+
+class LightFCTracking(torch.nn.Module):
+    """template and search features -> score, size and offset maps (fusion, then the three heads)."""
+
+    def __init__(self, graphs: dict[str, torch.nn.Module]) -> None:
+        super().__init__()
+        self.fusion, self.score = graphs["fusion"], graphs["score"]
+        self.size, self.offset = graphs["size"], graphs["offset"]
+
+    def forward(self, zf: torch.Tensor, xf: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        (fused,) = self.fusion(zf, xf)
+        return self.score(fused)[0], self.size(fused)[0], self.offset(fused)[0]
 
 
 def export_onnx(module, args, inputs, outputs, dynamic=None) -> bytes:  # type: ignore[no-untyped-def]
-    import torch
-
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -108,18 +114,7 @@ def lightfc_graphs(mirror: Path) -> tuple[dict[str, bytes], dict[str, str]]:
         param, weights = show(mirror, repo, commit, param_path), show(mirror, repo, commit, bin_path)
         sources[param_path], sources[bin_path] = sha256(param), sha256(weights)
         graphs[part] = NcnnGraph(param.decode(), weights).eval()
-
-    class Backbone(__import__("torch").nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.graph = graphs["search"]
-
-        def forward(self, image):  # type: ignore[no-untyped-def]
-            return self.graph(image)[0]
-
-    import torch
-
-    backbone, tracking = Backbone().eval(), _Tracking(graphs).module
+    backbone, tracking = LightFCBackbone(graphs["search"]).eval(), LightFCTracking(graphs).eval()
     files = {
         "lightfc_backbone.onnx": export_onnx(backbone, (torch.zeros(1, 3, 256, 256),), ["image"], ["features"],
                                              {"image": {2: "h", 3: "w"}, "features": {2: "fh", 3: "fw"}}),
@@ -140,7 +135,6 @@ def check_lightfc(mirror: Path, backbone, tracking) -> None:  # type: ignore[no-
     import cv2
     import onnx
     import onnxruntime as ort
-    import torch
     from onnx import numpy_helper
 
     repo, commit = LIGHTFC_DEPLOY
