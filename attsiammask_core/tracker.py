@@ -30,13 +30,14 @@ from attsiammask_core.config import (
     preset,
     tracker_config_from_json,
 )
+from attsiammask_core.track_state import TrackState
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-__all__ = ["TrackResult", "Tracker", "resolve_device", "resolve_tracker_config", "resolve_attention_config",
-           "stored_attention_default", "stored_tracker_config"]
+__all__ = ["TrackResult", "TrackState", "Tracker", "track_targets", "resolve_device", "resolve_tracker_config",
+           "resolve_attention_config", "stored_attention_default", "stored_tracker_config"]
 
-TRACKING = "tracking"
-LOST = "lost"
+TRACKING = TrackState.TRACKING
+LOST = TrackState.LOST
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class TrackResult:
     polygon: np.ndarray
     mask: np.ndarray
     score: float
-    state: str
+    state: TrackState
 
 
 def resolve_backend(backend: str, device: torch.device, attention: AttentionConfig) -> str:
@@ -271,8 +272,8 @@ class Tracker:
         return cls(model, config=tracker_config, attention=attention_config, device=target_device)
 
     @property
-    def state(self) -> str:
-        """"tracking" or "lost" (of the last frame)."""
+    def state(self) -> TrackState:
+        """TrackState.TRACKING or TrackState.LOST (of the last frame)."""
         return LOST if self._lost else TRACKING
 
     @property
@@ -407,3 +408,9 @@ class Tracker:
         return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._output_state()),
                            mask=np.zeros(frame.shape[:2], dtype=bool), score=score if math.isfinite(score) else 0.0,
                            state=LOST)
+
+
+def track_targets(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackResult]:
+    """One tracking step of every tracker on the same frame, in order (the seam where the targets' search steps
+    are batched into one network call)."""
+    return [tracker.track(frame) for tracker in trackers]
