@@ -84,6 +84,14 @@ setup(
             "follow_target = attsiammask_ros.follow_target:main",
             "tracker_lifecycle_node = attsiammask_ros.lifecycle_node:main",
             "target_picker = attsiammask_ros.target_picker:main",
+            "attsiammask_demo = attsiammask_ros.demo.run:main",
         ],
+        # Subcommands and runners the ROS package adds to the core's CLI (attsiammask_core.commands.extensions):
+        # the core never names this package.
+        "attsiammask.commands": [
+            "stress = attsiammask_ros.commands:register_stress",
+            "demo = attsiammask_ros.commands:register_demo",
+        ],
+        "attsiammask.runners": ["bench-node = attsiammask_ros.commands:run_bench_node"],
     },
 )

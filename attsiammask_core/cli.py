@@ -1,4 +1,5 @@
-"""The `attsiammask` command: one subcommand per job, each registered by a small function."""
+"""The `attsiammask` command: one subcommand per job, each registered by a small function (installed packages add
+theirs through the ``attsiammask.commands`` entry points)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,8 @@ import sys
 from collections.abc import Callable, Sequence
 
 from attsiammask_core import __version__
-from attsiammask_core.commands import bench, convert, eval, export, parity, stress, track, train, tune
+from attsiammask_core.commands import bench, convert, eval, export, parity, track, train, tune
+from attsiammask_core.commands.extensions import command_registrars
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -30,14 +32,14 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_info, track.register, convert.register, export.register, parity.register, bench.register, eval.register,
-    train.register, stress.register, tune.register]
+    train.register, tune.register]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="attsiammask", description=__doc__)
     parser.add_argument("--version", action="version", version=f"attsiammask {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in SUBCOMMANDS:
+    for add in SUBCOMMANDS + command_registrars():  # then those of installed packages (entry points)
         add(sub)
     return parser
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from attsiammask_core.commands.arguments import run_ros_command
+from attsiammask_core.commands.extensions import run_extension
 
 REFERENCE_LABEL = "r50 reference formulation"
 
@@ -160,7 +160,7 @@ def _peak_rates() -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     if args.node:
-        return run_ros_command("attsiammask_ros.bench_node", "bench --node", args)
+        return run_extension("bench-node", "bench --node", args)
     args.backends = _resolved_backends(args.backends)
     if args.contend:
         return run_contention(args)

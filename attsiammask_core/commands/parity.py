@@ -2,7 +2,7 @@
 backend on whole real sequences, same weights, attention on and off: per sequence the largest per-frame box
 difference (px), score difference and fraction of mask pixels that differ, with the onnxruntime step started from
 the torch tracker's state on every frame; and the closed loops (each backend on its own), which float32 round-off
-makes drift apart slowly (see attsiammask_core/deploy/parity.py). r50 without --weights-r50 runs seeded
+makes drift apart slowly (see attsiammask_core.eval.parity.py). r50 without --weights-r50 runs seeded
 random weights (no r50 weights are shipped): the comparison is of the two backends, not of tracking quality."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ SCORE_TOLERANCE = 1e-4
 def _parity(args: argparse.Namespace) -> int:
     import torch
 
-    from attsiammask_core.deploy.parity import backend_pair, compare_on_frames
+    from attsiammask_core.eval.parity import backend_pair, compare_on_frames
     from attsiammask_core.eval.sequences import discover
 
     if args.threads:

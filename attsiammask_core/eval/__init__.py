@@ -1,4 +1,4 @@
-"""Evaluation: sequence readers (`sequences`) and pure tracking metrics (`metrics`); no ROS, no trackers here."""
+"""Evaluation: sequence readers (`sequences`), pure tracking metrics (`metrics`), runners and backend parity; no ROS."""
 from __future__ import annotations
 
 from attsiammask_core.eval.metrics import (

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from attsiammask_core.stats import percentile
+
 __all__ = [
     "SUCCESS_THRESHOLDS", "PRECISION_THRESHOLDS", "iou_xywh", "center_error_xywh", "polygon_iou",
     "box_xywh_to_polygon", "polygon_to_box_xywh", "region_overlap", "success_curve", "success_auc",
@@ -403,12 +405,6 @@ def mean_j(values: Iterable[float]) -> float:
     return float(np.mean(v)) if v.size else float("nan")
 
 
-def percentile(values: Iterable[float], q: float) -> float:
-    """The q-th percentile (linear interpolation) of ``values``; NaN when there are none."""
-    arr = np.asarray(list(values), dtype=np.float64)
-    return float(np.percentile(arr, q)) if arr.size else float("nan")
-
-
 def latency_stats(seconds: Iterable[float]) -> dict[str, float | int]:
     """Per-frame latency summary: median_ms, p95_ms (linear interpolation), fps = 1000 / mean ms, frames.
 
@@ -418,5 +414,5 @@ def latency_stats(seconds: Iterable[float]) -> dict[str, float | int]:
     if ms.size == 0:
         return {"median_ms": float("nan"), "p95_ms": float("nan"), "fps": float("nan"), "frames": 0}
     mean = float(np.mean(ms))
-    return {"median_ms": float(np.median(ms)), "p95_ms": float(np.percentile(ms, 95)),
+    return {"median_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
             "fps": 1000.0 / mean if mean > 0 else float("inf"), "frames": int(ms.size)}

@@ -58,7 +58,7 @@ def test_service_requests_hold_only_numbers():
     fields = scalar_fields(srv.SetTarget.Request)
     assert fields == {"bbox.center.position.x": "double", "bbox.center.position.y": "double",
                       "bbox.center.theta": "double", "bbox.size_x": "double", "bbox.size_y": "double",
-                      "stamp.sec": "int32", "stamp.nanosec": "uint32"}
+                      "stamp.sec": "int32", "stamp.nanosec": "uint32", "target_id": "string"}  # id: a key, no path
     assert scalar_fields(Trigger.Request) == {}
 
 

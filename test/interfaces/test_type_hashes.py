@@ -20,8 +20,8 @@ VISION_MSGS_HASHES = {
     "Detection2DArray": "RIHS01_214274120007f4a683866481336b70310268cfa107aebe9d594a6acf75bda968",
 }
 # Our service: pinned so that any change to SetTarget.srv (which breaks wire compatibility with
-# deployed clients) is a deliberate, reviewed change of this value too.
-SET_TARGET_HASH = "RIHS01_f9cc58eeebe1bd414b8dd5389a4bfceb675e441f5e5ac688280091f3c71b8dde"
+# deployed clients) is a deliberate, reviewed change of this value too (issue 24: the optional target_id).
+SET_TARGET_HASH = "RIHS01_20009a3c0f1ce9118c4e9bd79300ea2c5c82b78744f603e38ae3e756cae6dd04"
 
 
 def _type_hash(package: str, kind: str, name: str) -> str:
@@ -46,6 +46,13 @@ def test_set_target_fields_follow_the_contract():
     from attsiammask_interfaces.srv import SetTarget
 
     assert SetTarget.Request.get_fields_and_field_types() == {
-        "bbox": "vision_msgs/BoundingBox2D", "stamp": "builtin_interfaces/Time"}
+        "bbox": "vision_msgs/BoundingBox2D", "stamp": "builtin_interfaces/Time", "target_id": "string"}
     assert SetTarget.Response.get_fields_and_field_types() == {
         "success": "boolean", "message": "string", "track_id": "string"}
+
+
+def test_clear_target_fields_follow_the_contract():
+    from attsiammask_interfaces.srv import ClearTarget
+
+    assert ClearTarget.Request.get_fields_and_field_types() == {"target_id": "string"}
+    assert ClearTarget.Response.get_fields_and_field_types() == {"success": "boolean", "message": "string"}

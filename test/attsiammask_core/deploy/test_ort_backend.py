@@ -14,7 +14,7 @@ from attsiammask_core import Tracker  # noqa: E402
 from attsiammask_core.config import AttentionConfig  # noqa: E402
 from attsiammask_core.deploy.graphs import GRAPHS  # noqa: E402
 from attsiammask_core.deploy.ort_model import MANIFEST, OrtModel, cut_window  # noqa: E402
-from attsiammask_core.deploy.parity import backend_pair, compare_on_frames  # noqa: E402
+from attsiammask_core.eval.parity import backend_pair, compare_on_frames  # noqa: E402
 from attsiammask_core.models.refine import WINDOWS, WINDOWS_STRIDE16, crop_window  # noqa: E402
 from attsiammask_core.tracker import resolve_backend  # noqa: E402
 from attsiammask_core.weights import WeightsError  # noqa: E402

@@ -1,25 +1,50 @@
-"""`attsiammask stress`: load and soak test of the ROS tracker node (1920x1080 images at 60 Hz for 5 minutes by
-default), one table row per interval (fps, drops, latency, the node's memory) and a verdict at the end.
-
-The implementation lives in attsiammask_ros.stress and is imported only when the command runs: the core never
-imports ROS.
-"""
+"""The ROS harness commands this package adds to the `attsiammask` CLI through entry points (setup.py, groups
+``attsiammask.commands`` and ``attsiammask.runners``): `attsiammask stress`, `attsiammask demo` and the runner of
+`attsiammask bench --node`. Parsing needs no rclpy: the implementations are imported when a command runs."""
 from __future__ import annotations
 
 import argparse
 
-from attsiammask_core.commands.arguments import run_ros_command
+__all__ = ["register_stress", "register_demo", "run_bench_node"]
+
+STRESS_DOC = """`attsiammask stress`: load and soak test of the ROS tracker node (1920x1080 images at 60 Hz for
+5 minutes by default), one table row per interval (fps, drops, latency, the node's memory) and a verdict at the end."""
 
 
-def run(args: argparse.Namespace) -> int:
-    return run_ros_command("attsiammask_ros.stress", "stress", args)
+def _run_stress(args: argparse.Namespace) -> int:
+    from attsiammask_ros.stress import run
+
+    return run(args)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def run_bench_node(args: argparse.Namespace) -> int:
+    """`attsiammask bench --node`: the node's end-to-end latency next to track() (attsiammask_ros.bench_node)."""
+    from attsiammask_ros.bench_node import run
+
+    return run(args)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from attsiammask_ros.demo.run import main
+
+    return main(args.demo_args)
+
+
+def register_demo(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `demo` subcommand: the node, a clip player and a client over localhost DDS (`make demo`)."""
+    parser = subparsers.add_parser(
+        "demo", help="the whole ROS pipeline on a clip (tracker_node, player, client): IoU, fps, latency",
+        description="Runs python -m attsiammask_ros.demo.run with the arguments that follow (its --help lists them).",
+        add_help=False)
+    parser.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments of the demo (--help for its own)")
+    parser.set_defaults(func=_run_demo)
+
+
+def register_stress(subparsers: argparse._SubParsersAction) -> None:
     """Add the `stress` subcommand."""
     parser = subparsers.add_parser(
         "stress", help="load/soak test of tracker_node: 1080p images at 60 Hz, per-interval fps, drops, latency, "
-                       "memory, and a verdict", description=__doc__)
+                       "memory, and a verdict", description=STRESS_DOC)
     parser.add_argument("--rate", type=float, default=60.0, help="images per second (default 60)")
     parser.add_argument("--width", type=int, default=1920, help="image width (default 1920)")
     parser.add_argument("--height", type=int, default=1080, help="image height (default 1080)")
@@ -43,4 +68,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 also when latency is not bounded or memory not flat (by default only node "
                              "death, node errors or nothing processed fail the run)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=_run_stress)
