@@ -12,6 +12,10 @@ from attsiammask_core.commands.extensions import run_extension
 
 REFERENCE_LABEL = "r50 reference formulation"
 
+EXAMPLE = """example:
+  attsiammask bench --variants lfc lite --backends onnxruntime torch --peers data/peers
+"""
+
 
 def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
     from attsiammask_core.tracker import Tracker
@@ -236,7 +240,8 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `bench` subcommand."""
     parser = subparsers.add_parser("bench", help="per-frame latency of track(), attention on/off, per stage",
-                                   description=__doc__)
+                                   description=__doc__, epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variants", nargs="*", help="model variants (default: every variant present)")
     parser.add_argument("--weights", help="weights file (default: random weights, timing only)")
     parser.add_argument("--frames", type=int, default=40, help="timed frames per configuration (default 40)")

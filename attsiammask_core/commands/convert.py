@@ -5,6 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
+EXAMPLE = """example:
+  attsiammask convert SiamMask_VOT.pth weights/r50_vot.pt --variant r50
+"""
+
 
 def _convert(args: argparse.Namespace) -> int:
     """Load SRC strictly into a fresh model of the variant, write DST, print the key count."""
@@ -26,7 +30,8 @@ def _convert(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `convert` subcommand."""
     parser = subparsers.add_parser("convert", help="convert an official SiamMask checkpoint to our weights format",
-                                   description=__doc__)
+                                   description=__doc__, epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", help="pysot model.pth, SiamMask_*.pth, or our .pt")
     parser.add_argument("dst", help="output .pt file")
     parser.add_argument("--variant", default="r50", help="model variant (default r50)")

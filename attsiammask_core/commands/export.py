@@ -8,6 +8,10 @@ import argparse
 import sys
 from pathlib import Path
 
+EXAMPLE = """example:
+  attsiammask export --variant lite --out outputs/onnx_lite
+"""
+
 
 def _export(args: argparse.Namespace) -> int:
     from attsiammask_core.config import VARIANT_PRESETS, tracker_config_to_json
@@ -44,7 +48,8 @@ def _export(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `export` subcommand."""
     parser = subparsers.add_parser("export", help="ONNX graphs of the tracking step (onnxruntime backend)",
-                                   description=__doc__)
+                                   description=__doc__, epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default="lite", help="model variant (default lite)")
     parser.add_argument("--weights", type=Path, help="weights file (default: the variant's embedded weights)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")

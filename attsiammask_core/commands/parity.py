@@ -13,6 +13,10 @@ from pathlib import Path
 BOX_TOLERANCE_PX = 0.5
 SCORE_TOLERANCE = 1e-4
 
+EXAMPLE = """example:
+  attsiammask parity --data data/sequences --sequences Crossing --variants lite
+"""
+
 
 def _parity(args: argparse.Namespace) -> int:
     import torch
@@ -63,7 +67,8 @@ def _parity(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `parity` subcommand."""
     parser = subparsers.add_parser("parity", help="onnxruntime backend vs torch backend on real sequences",
-                                   description=__doc__)
+                                   description=__doc__, epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="folder of sequences (as for eval)")
     parser.add_argument("--sequences", nargs="*", help="sequence names (default: all)")
     parser.add_argument("--variants", nargs="+", default=["lite", "r50"], help="variants (default lite r50)")

@@ -26,6 +26,11 @@ from attsiammask_core.tracker import Tracker, TrackResult
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
+EXAMPLE = """example:
+  attsiammask track --frames data/sequences/Crossing/img --box 205,151,17,50 --out outputs/track_crossing \\
+      --annotated-video outputs/track_crossing/annotated.mp4
+"""
+
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
     """"x,y,w,h" -> four floats (argparse type)."""
@@ -245,7 +250,8 @@ def _open_writer(path: Path, fps: float, frame_hw: tuple[int, int]) -> cv2.Video
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `track` subcommand."""
     parser = subparsers.add_parser("track", help="track one object through a video or a folder of frames",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   description=__doc__, epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", type=Path, help="input video file")
     source.add_argument("--frames", type=Path, help="folder of frames (image files, name order)")

@@ -12,6 +12,10 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+EXAMPLE = """example:
+  attsiammask train --config attsiammask_core/train/configs/lite.yaml --out runs/lite --resume
+"""
+
 
 def run(args: argparse.Namespace) -> int:
     from attsiammask_core.train.config import load_config
@@ -36,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `train` subcommand."""
     parser = subparsers.add_parser("train", help="train a model variant from a YAML config (resumable, torchrun)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   description=__doc__, epilog=EXAMPLE,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, type=Path, help="training YAML (schema: attsiammask_core/train/"
                         "config.py)")
     parser.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default runs/train)")

@@ -12,6 +12,11 @@ import json
 import sys
 from pathlib import Path
 
+EXAMPLE = """example:
+  attsiammask tune --data data/sequences --split validation --grid lr=0.3,0.45 --grid penalty_k=0.05,0.1 \\
+      --out outputs/tune
+"""
+
 
 def run(args: argparse.Namespace) -> int:
     from attsiammask_core.config import tracker_config_to_json
@@ -73,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tune", help="search tracking hyperparameters on a tuning split (never test)",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="folder of sequence folders")
     p.add_argument("--split", default="validation", help="split to tune on (default %(default)s; 'test' is refused)")
     p.add_argument("--split-file", type=Path, default=None, help="split JSON (default: the packaged split)")
