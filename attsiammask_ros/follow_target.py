@@ -21,6 +21,8 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float32
 
+from attsiammask_ros.node_help import DOCS, print_help_if_requested
+
 NODE_NAME = "follow_target"
 
 
@@ -138,7 +140,28 @@ class FollowTargetNode(Node):
         self._cmd_pub.publish(twist)
 
 
+HELP = f"""usage: follow_target [--ros-args -p NAME:=VALUE ...]
+
+An example controller on the tracker's outputs: turns toward the target and keeps target_distance. Subscribes
+target/point (geometry_msgs/PointStamped, from the tracker's input.depth), target/ray (geometry_msgs/Vector3Stamped)
+and confidence (std_msgs/Float32); publishes cmd_vel (geometry_msgs/Twist) at rate_hz. It stops when the confidence
+is below min_confidence, when its data is older than timeout_s, and on shutdown.
+
+parameters (default, range):
+{chr(10).join(f"  {name} ({getattr(FollowParameters(), name)}, {low}-{high})"
+              for name, (low, high) in FollowParameters.RANGES.items())}
+
+example:
+  ros2 launch attsiammask_ros follow_target.launch.py image:=/camera/color/image_raw \\
+      camera_info:=/camera/color/camera_info depth:=/camera/aligned_depth_to_color/image_raw cmd_vel:=/cmd_vel
+
+docs: {DOCS} (section follow_target)
+"""
+
+
 def main(args: list[str] | None = None) -> int:
+    if print_help_if_requested(args, HELP):
+        return 0
     rclpy.init(args=args)
     node = None
     try:

@@ -1,4 +1,7 @@
-"""`set_target`: call the tracker's set_target service from a shell (there is no ros2cli here)."""
+"""`set_target`: call the tracker's set_target service from a shell (there is no ros2cli here).
+
+Gives the tracker a new target: a box on the latest image (or on the buffered image stamped --stamp); prints the
+node's answer (success, track_id, message) and exits 0 on success, 1 otherwise."""
 from __future__ import annotations
 
 import argparse
@@ -10,6 +13,13 @@ from attsiammask_interfaces.srv import SetTarget
 from builtin_interfaces.msg import Time
 
 from attsiammask_core import stamps
+from attsiammask_ros.node_help import DOCS
+
+EPILOG = f"""example:
+  set_target 280,210,80,60 --stamp 1700000000.033000000
+
+docs: {DOCS}
+"""
 
 
 def request_from_xywh(x: float, y: float, w: float, h: float, stamp: Time | None = None) -> SetTarget.Request:
@@ -34,7 +44,8 @@ def parse_stamp(text: str) -> Time:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="set_target", description=__doc__)
+    parser = argparse.ArgumentParser(prog="set_target", description=__doc__, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("box", help="x,y,w,h of the target, top-left corner and size in pixels")
     parser.add_argument("--stamp", type=parse_stamp, default=None,
                         help="stamp of the image the box was drawn on (SEC[.NANOSEC]); default: latest image")

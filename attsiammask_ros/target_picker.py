@@ -34,6 +34,7 @@ from vision_msgs.msg import Detection2D
 
 from attsiammask_core.image_messages import image_to_bgr
 from attsiammask_core.stamps import NS_PER_S, format_stamp, parse_stamp, stamp_to_ns
+from attsiammask_ros.node_help import DOCS, print_help_if_requested
 from attsiammask_ros.set_target_client import request_from_xywh
 
 NODE_NAME = "target_picker"
@@ -255,7 +256,26 @@ class PickerServer:
         self._thread.join(10)
 
 
+HELP = f"""usage: target_picker [--ros-args -p NAME:=VALUE ...]
+
+Pick the tracker's target in a browser: serves a page at http://<http.address>:<http.port>/ with the live picture
+(the tracker's debug_image, else image with the box and mask outline), its state and confidence; drag a box to call
+set_target with that frame's stamp, "Clear target" calls clear_target. Run it beside tracker_node, in the same
+namespace. The page has no login: keep http.address on loopback or use an SSH tunnel.
+
+parameters: http.address (default 127.0.0.1), http.port (8080; 0 = any free port), stream.max_fps (10.0, 0.1-60),
+  stream.jpeg_quality (80, 10-100), tracker_node (attsiammask_tracker: the node whose /diagnostics it shows)
+
+example:
+  target_picker --ros-args -p http.port:=8080      # then open http://127.0.0.1:8080/
+
+docs: {DOCS} (section target_picker)
+"""
+
+
 def main(args: list[str] | None = None) -> int:
+    if print_help_if_requested(args, HELP):
+        return 0
     rclpy.init(args=args)
     picker = server = None
     try:

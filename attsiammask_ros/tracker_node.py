@@ -1,4 +1,4 @@
-"""`tracker_node`: the Att-SiamMask tracker as a ROS 2 node (interface: ../shared/docs/ros-interface.md).
+"""`tracker_node`: the Att-SiamMask tracker as a ROS 2 node (interface: docs/ros-interface.md).
 
 Threading: image callbacks only keep the newest frame (counting the ones replaced before processing) and
 push it into the stamp buffer; one inference thread waits on a condition, takes the newest frame, runs

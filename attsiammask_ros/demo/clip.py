@@ -234,7 +234,7 @@ def clip_from_video(path: str | Path, box: tuple[float, float, float, float], fp
 
 
 def clip_from_sequence(folder: str | Path, fps: float = 30.0, max_frames: int | None = None) -> Clip:
-    """A sequence folder of ../shared/data's layout (img/, groundtruth.txt, optional masks/) with its boxes."""
+    """A sequence folder (img/, groundtruth.txt, optional masks/; as in data/sequences) with its boxes."""
     from attsiammask_core.eval.sequences import read_sequence_folder
 
     sequence = read_sequence_folder(folder)

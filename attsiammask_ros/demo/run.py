@@ -9,7 +9,7 @@ and prints the summary. Exit code 0 on success; 1 when the node died, set_target
 
     python -m attsiammask_ros.demo.run                          # the embedded clip, embedded lite model
     python -m attsiammask_ros.demo.run --video F.mp4 --box x,y,w,h --weights W.pt
-    python -m attsiammask_ros.demo.run --seq ../shared/data/sequences/Crossing
+    python -m attsiammask_ros.demo.run --seq data/sequences/Crossing
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video", type=Path, help="video file to track in (needs --box)")
-    source.add_argument("--seq", type=Path, help="sequence folder in ../shared/data's layout (img/, groundtruth.txt)")
+    source.add_argument("--seq", type=Path, help="sequence folder (img/, groundtruth.txt), e.g. data/sequences/Biker")
     parser.add_argument("--box", type=_box, help="x,y,w,h of the target on the video's first frame")
     parser.add_argument("--weights", default="", help="model weights (default: the variant's embedded weights)")
     parser.add_argument("--variant", default="lite", choices=("lite", "lfc", "r50"),
