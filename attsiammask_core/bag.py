@@ -57,7 +57,7 @@ class ImageBag:
     """The image messages of `topic` in a rosbag2 folder (or a ROS 1 bag), in log-time order."""
 
     def __init__(self, path: Path, topic: str) -> None:
-        from rosbags.highlevel import AnyReader, AnyReaderError
+        from rosbags.highlevel import AnyReader
 
         self.path, self.topic, self.store = Path(path), topic, typestore()
         if not self.path.exists():
@@ -65,7 +65,8 @@ class ImageBag:
         try:
             self._reader = AnyReader([self.path], default_typestore=self.store)
             self._reader.open()
-        except (AnyReaderError, OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # rosbags parses the file's bytes and raises whatever its parser meets in a
+            # corrupt one (fuzzing found MemoryError and OverflowError from sizes a record declares, besides these)
             raise BagError(f"{self.path}: cannot read the bag ({type(exc).__name__}: {exc})") from None
         connections = [c for c in self._reader.connections if c.topic == topic]
         if not connections:
@@ -82,8 +83,6 @@ class ImageBag:
 
     def images(self) -> Iterator[BagImage]:
         """Decoded images; ValueError naming the message for an undecodable one (unknown encoding, ...)."""
-        from rosbags.highlevel import AnyReaderError
-
         try:
             for index, (connection, log_time, raw) in enumerate(self._reader.messages(connections=self.connections)):
                 msg = self._reader.deserialize(raw, connection.msgtype)
@@ -93,7 +92,9 @@ class ImageBag:
                 except ValueError as exc:
                     raise BagError(f"{self.path}: message {index} on {self.topic}: {exc}") from None
                 yield BagImage(index, log_time, msg.header, frame, bytes(raw))
-        except (AnyReaderError, OSError, KeyError) as exc:
+        except BagError:
+            raise
+        except Exception as exc:  # as in __init__: a corrupt record raises whatever rosbags' parser meets
             raise BagError(f"{self.path}: corrupt bag ({type(exc).__name__}: {exc})") from None
 
     def close(self) -> None:
