@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoints import WeightsError, load_state_strict
+from .checkpoints import WeightsError, _first_line, load_state_strict
 
 __all__ = ["NANOTRACK_PREFIXES", "read_nanotrack_state", "load_nanotrack_into"]
 
@@ -37,7 +37,7 @@ def read_nanotrack_state(path: str | Path) -> dict[str, torch.Tensor]:
             raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # the unpickler's refusals and corrupt zips alike
         raise WeightsError(f"{path}: not a readable NanoTrack checkpoint ({type(err).__name__}: "
-                           f"{str(err).splitlines()[0][:200]})") from None
+                           f"{_first_line(err)[:200]})") from None
     state = raw.get("state_dict", raw) if isinstance(raw, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise WeightsError(f"{path}: no state_dict of tensors inside")
