@@ -3,7 +3,6 @@ torch model (template_features, template_kernels, search_features, search_heads,
 the attention step and the node are shared by both backends. Tensors cross as numpy arrays (no copies)."""
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +14,8 @@ import torch
 from attsiammask_core.models.refine import Window
 
 from .graphs import GRAPHS
+from .manifest import MANIFEST, read_manifest  # noqa: F401 (MANIFEST: folder.py, tracker.py, tests import it here)
 from .providers import resolve_providers
-
-MANIFEST = "attsiammask_onnx.json"
 
 
 @dataclass
@@ -106,20 +104,9 @@ class OrtModel:
     def from_directory(cls, folder: str | Path, providers: Sequence[str] | None = None,
                        threads: int | None = None) -> OrtModel:
         """Open what `attsiammask export` wrote (the manifest names the variant, head, windows and metadata)."""
-        folder = Path(folder)
-        manifest_path = folder / MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{folder}: weights file not found: a folder, and no `attsiammask export` "
-                                    f"folder (no {MANIFEST})")
-        manifest = json.loads(manifest_path.read_text())
-        graphs = {}
-        for name in GRAPHS:
-            path = folder / manifest["graphs"][name]["file"]
-            if not path.is_file():
-                raise FileNotFoundError(f"{path} missing (listed in {manifest_path})")
-            graphs[name] = path.read_bytes()
-        windows = [Window(**w) for w in manifest["refine_windows"]]
-        return cls.from_graphs(graphs, manifest["box_head"], windows, providers, threads, manifest["metadata"])
+        manifest = read_manifest(folder)  # checked: ValueError for a malformed one, files inside the folder only
+        graphs = {name: path.read_bytes() for name, path in manifest.graph_files.items()}
+        return cls.from_graphs(graphs, manifest.box_head, manifest.windows, providers, threads, manifest.metadata)
 
     # ---- the model API the Tracker uses ------------------------------------------------------------------
     def to(self, device: str | torch.device) -> OrtModel:
