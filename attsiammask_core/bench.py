@@ -15,7 +15,7 @@ import torch
 from attsiammask_core import geometry as geo
 from attsiammask_core.tracker import Tracker
 
-STAGES = ("crop", "backbone", "heads", "refine", "post")
+STAGES = ("crop", "backbone", "heads", "presence", "refine", "post")
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,14 @@ class TrackerConfig:
 
     ``score_lr_power`` q: the size update rate is lr * (penalty * score) ** q; 1 (default) is pysot's step, 0 a
     constant rate (with lr 1 the new size replaces the old one, as LightFC's step does).
+
+    ``presence`` is what the thresholds above and the result's confidence read: "score" (the box head's raw score),
+    "verifier" (attsiammask_core.presence: the tracked box's appearance checked against the first frame's and a
+    memory, calibrated to a probability with ``presence_weights`` = (bias, one weight per presence feature)), or
+    "auto" (the verifier when ``presence_weights`` are given; Tracker.create fills in the calibration shipped for
+    the variant). With the verifier, while lost the tracker also searches ``redetect_tiles`` tiles of the frame a
+    frame (the search crop's size, nearest first, in turns, so the search grows to the whole frame), and resumes
+    only on a candidate the verifier accepts (>= ``recover_threshold``); 0 tiles = the local search only.
     """
 
     penalty_k: float = 0.10
@@ -90,6 +98,9 @@ class TrackerConfig:
     context: str = "pysot"
     pad: str = "mean"
     coordinates: str = "pysot"
+    presence: str = "auto"
+    presence_weights: tuple[float, ...] = ()
+    redetect_tiles: int = 2
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -98,6 +109,14 @@ class TrackerConfig:
         _require(self.pad in PADS, name, f"pad must be one of {PADS}, got {self.pad!r}")
         _require(self.coordinates in COORDINATES, name,
                  f"coordinates must be one of {COORDINATES}, got {self.coordinates!r}")
+        _require(self.presence in PRESENCE_MODES, name,
+                 f"presence must be one of {PRESENCE_MODES}, got {self.presence!r}")
+        object.__setattr__(self, "presence_weights", tuple(float(w) for w in self.presence_weights))
+        _require(all(math.isfinite(w) for w in self.presence_weights), name, "presence_weights must be finite")
+        _require(self.presence != "verifier" or bool(self.presence_weights), name,
+                 "presence='verifier' needs presence_weights (a calibration)")
+        _require(isinstance(self.redetect_tiles, int) and 0 <= self.redetect_tiles <= 16, name,
+                 f"redetect_tiles must be an int in [0, 16], got {self.redetect_tiles!r}")
         _require(self.polygon in POLYGONS, name, f"polygon must be one of {POLYGONS}, got {self.polygon!r}")
         object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))
@@ -144,6 +163,7 @@ CONTEXT_MODES = ("pysot", "area")  # geometry.CONTEXT_MODES
 PADS = ("mean", "zero")
 COORDINATES = ("pysot", "exact")
 POLYGONS = ("mask", "box")
+PRESENCE_MODES = ("auto", "score", "verifier")
 _NORMALISATIONS = ("minmax", "max")
 _LEVELS = ("neck", "kernels")
 _PART_FEATURES = ("template", "backbone")

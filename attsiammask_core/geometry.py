@@ -296,3 +296,21 @@ def near_tie_weights(pscore: np.ndarray, best: int, temperature: float) -> tuple
         return np.array([best]), np.ones(1)
     weights = np.exp(-gap[near] / temperature)
     return near, weights / weights.sum()
+
+
+def tile_centres(frame_hw: Sequence[int], side: float, near_xy: Sequence[float],
+                 overlap: float = 0.25) -> list[np.ndarray]:
+    """Centres of square tiles of ``side`` covering the frame (neighbours overlap by ``overlap`` of the side; one
+    tile per axis when the side covers it), nearest to ``near_xy`` first: the re-detection's search order."""
+    height, width = float(frame_hw[0]), float(frame_hw[1])
+    step = max(float(side) * (1.0 - overlap), 1.0)
+
+    def axis(length: float) -> np.ndarray:
+        if side >= length:
+            return np.array([length / 2.0])
+        count = int(np.ceil((length - side) / step)) + 1
+        return np.linspace(side / 2.0, length - side / 2.0, count)
+
+    grid = [np.array([x, y]) for y in axis(height) for x in axis(width)]
+    near = np.asarray(near_xy, dtype=np.float64)
+    return sorted(grid, key=lambda c: (float(np.hypot(*(c - near))), float(c[1]), float(c[0])))

@@ -30,6 +30,13 @@ from attsiammask_core.config import (
     preset,
     tracker_config_from_json,
 )
+from attsiammask_core.presence import (
+    PresenceMemory,
+    calibration_from_values,
+    presence_probability,
+    score_map_features,
+    with_shipped_presence,
+)
 from attsiammask_core.track_state import TrackState
 
 BACKENDS = ("auto", "torch", "onnxruntime")
@@ -38,17 +45,44 @@ __all__ = ["TrackResult", "TrackState", "Tracker", "track_targets", "resolve_dev
 
 TRACKING = TrackState.TRACKING
 LOST = TrackState.LOST
+CONFIRM_CONFIDENCE = 0.8  # presence at or above which a frame's box is taken as the target's
+CONFIRM_EVERY = 10        # confident frames between two appearances added to the memory
 
 
 @dataclass(frozen=True)
 class TrackResult:
-    """One frame's output: box (x, y, w, h) from the RPN state, polygon (4, 2), mask (H x W bool), score, state."""
+    """One frame's output: box (x, y, w, h) from the RPN state, polygon (4, 2), mask (H x W bool), the box head's
+    raw score, state, and confidence: how sure the tracker is that the box holds the target (the presence
+    verifier's probability, or the score without it; None in results made elsewhere: read it as the score)."""
 
     box: tuple[float, float, float, float]
     polygon: np.ndarray
     mask: np.ndarray
     score: float
     state: TrackState
+    confidence: float | None = None
+
+    @property
+    def presence(self) -> float:
+        """The confidence, or the score when none was given."""
+        return self.score if self.confidence is None else self.confidence
+
+
+@dataclass(frozen=True)
+class _Search:
+    """One search crop read at its best cell: the network output, the crop, the chosen cell and its scores, the
+    size update rate, the box (centre offset and size, frame pixels) relative to ``origin`` (the state the crop
+    stands for), and the crop / backbone / heads times."""
+
+    out: Any
+    crop_box: np.ndarray
+    best: int
+    score: np.ndarray
+    best_score: float
+    lr: float
+    offset: np.ndarray
+    origin: np.ndarray
+    timings: tuple[float, float, float]
 
 
 def resolve_backend(backend: str, device: torch.device, attention: AttentionConfig) -> str:
@@ -194,6 +228,15 @@ class Tracker:
         self._state = np.zeros(4, dtype=np.float64)  # cx, cy, w, h
         self._low_count = 0
         self._lost = False
+        self._calibration = None
+        if cfg.presence != "score" and cfg.presence_weights:
+            self._calibration = calibration_from_values(cfg.presence_weights)
+        self._memory: PresenceMemory | None = None
+        self._confirmed_state = self._state.copy()
+        self._since_confirmed = 0
+        self._tile_cursor = 0
+        self._last_template: np.ndarray | None = None
+        self.last_presence_features: np.ndarray | None = None
         self.attention: TemplateAttention | None = None
         self.last_timings: dict[str, float] = {}
 
@@ -247,6 +290,8 @@ class Tracker:
                                                     else attention)
         tracker_config = resolve_tracker_config(config if config is not None else
                                                 stored_tracker_config(weights) or VARIANT_PRESETS.get(variant))
+        if tracker_config.presence != "score" and not tracker_config.presence_weights:
+            tracker_config = with_shipped_presence(tracker_config, variant)
         if overrides:
             unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(TrackerConfig)})
             if unknown:
@@ -309,21 +354,89 @@ class Tracker:
                 self._kernels = self.model.template_kernels(zf)
         self._low_count = 0
         self._lost = False
+        self._confirmed_state = self._state.copy()
+        self._since_confirmed = 0
+        self._tile_cursor = 0
+        if self._calibration is not None:
+            self._last_template = zf.float().cpu().numpy()
+            self._memory = PresenceMemory(self._last_template)
 
     def track(self, frame: np.ndarray) -> TrackResult:
-        """One tracking step (spec section 8, pysot order: clip before the mask), plus the loss/recovery logic."""
+        """One tracking step (spec section 8, pysot order: clip before the mask), plus presence, loss and
+        re-detection (TrackerConfig: presence, lost_threshold, redetect_tiles)."""
         if self._kernels is None:
             raise RuntimeError("call init(frame, box) before track(frame)")
         frame = _check_frame(frame)
+        if self._lost:
+            return self._track_lost(frame)
         cfg = self.config
         t0 = time.perf_counter()
-        was_lost = self._lost
-        widen = cfg.lost_search_factor if was_lost else 1.0
-        influence = cfg.window_influence * (cfg.lost_window_factor if was_lost else 1.0)
+        search = self._search(frame, self._crop_centre(), 1.0, cfg.window_influence)
+        t2 = time.perf_counter()
+        timings = {"crop": search.timings[0], "backbone": search.timings[1], "heads": search.timings[2]}
+        self._state = self._updated_state(search, frame.shape[:2])
+        confidence = search.best_score
+        if self._memory is not None:
+            confidence = self._verify(frame, self._state, search)
+            self._confirm(confidence)
+        timings["presence"] = time.perf_counter() - t2
+        self._low_count = self._low_count + 1 if confidence < cfg.lost_threshold else 0
+        if self._low_count >= cfg.lost_frames:
+            self._lost = True
+            self._tile_cursor = 0
+            if self._memory is not None:  # search again from where the target was last seen for sure
+                self._state = self._confirmed_state.copy()
+            timings["refine"], timings["post"] = 0.0, time.perf_counter() - t2 - timings["presence"]
+            return self._lost_result(frame, confidence, search.best_score, timings)
+        return self._result(frame, search, confidence, timings, t0)
+
+    def _track_lost(self, frame: np.ndarray) -> TrackResult:
+        """While lost: the local search widened, plus (with the verifier) tiles of the frame in turns; tracking
+        resumes on the best candidate when it is confident enough (and verified, when the verifier is on)."""
+        cfg = self.config
+        t0 = time.perf_counter()
+        searches = [self._search(frame, self._crop_centre(), cfg.lost_search_factor,
+                                 cfg.window_influence * cfg.lost_window_factor)]
+        if self._memory is not None and cfg.redetect_tiles:
+            _, side = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
+                                       1.0, cfg.context)
+            centres = geo.tile_centres(frame.shape[:2], side, self._crop_centre())
+            for k in range(min(cfg.redetect_tiles, len(centres))):
+                centre = centres[(self._tile_cursor + k) % len(centres)]
+                searches.append(self._search(frame, centre, 1.0, 0.0))
+            self._tile_cursor = (self._tile_cursor + cfg.redetect_tiles) % max(1, len(centres))
+        search = max(searches, key=lambda item: item.best_score)
+        t2 = time.perf_counter()
+        timings = {"crop": sum(item.timings[0] for item in searches),
+                   "backbone": sum(item.timings[1] for item in searches),
+                   "heads": sum(item.timings[2] for item in searches)}
+        if self._memory is None:
+            accepted, confidence, state = search.best_score >= cfg.recover_threshold, search.best_score, None
+        else:
+            state = self._updated_state(search, frame.shape[:2])
+            template = self._template_features(frame, state)
+            confidence = self._presence(template, search)
+            accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(template)
+            if not accepted and search.best_score >= cfg.recover_threshold:
+                self._memory.reject(template)  # the box head likes it, the verifier does not: a look-alike
+        timings["presence"] = time.perf_counter() - t2
+        if not accepted:
+            timings["refine"], timings["post"] = 0.0, 0.0
+            return self._lost_result(frame, confidence, search.best_score, timings)
+        self._state = state if state is not None else self._updated_state(search, frame.shape[:2])
+        self._lost = False
+        self._low_count = 0
+        self._confirm(confidence)
+        return self._result(frame, search, confidence, timings, t0)
+
+    def _search(self, frame: np.ndarray, centre: np.ndarray, widen: float, influence: float) -> _Search:
+        """One search crop centred on ``centre`` (crop convention) through the network, read at the best cell."""
+        cfg = self.config
+        t0 = time.perf_counter()
         scale_z, s_x = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
                                         widen, cfg.context)
-        crop_box = geo.search_crop_box_xywh(self._crop_centre(), s_x)
-        crop = geo.crop_square(frame, self._crop_centre(), s_x, cfg.instance_size, self._pad)
+        crop_box = geo.search_crop_box_xywh(centre, s_x)
+        crop = geo.crop_square(frame, centre, s_x, cfg.instance_size, self._pad)
         t1 = time.perf_counter()
         with torch.inference_mode():
             feats = self.model.search_features(self._to_tensor(crop))
@@ -332,7 +445,6 @@ class Tracker:
             score = torch.softmax(out.cls[0].reshape(2, -1), dim=0)[1].cpu().numpy().astype(np.float64)
             deltas = out.loc[0].reshape(4, -1).cpu().numpy()
         t2 = time.perf_counter()
-        network = {"backbone": t_backbone - t1, "heads": t2 - t_backbone}
         if cfg.head == "point":
             boxes = geo.decode_ltrb_cxcywh(deltas, self._anchors)
         else:
@@ -342,35 +454,67 @@ class Tracker:
         pscore = geo.blend_window(weighted, self._window, influence)
         best = int(np.argmax(pscore))
         near, weights = geo.near_tie_weights(pscore, best, cfg.tie_temperature)
-        best_score = float(weights @ score[near])
-
-        if was_lost and best_score < cfg.recover_threshold:
-            return self._lost_result(frame, best_score, {"crop": t1 - t0, **network, "refine": 0.0,
-                                                         "post": time.perf_counter() - t2})
-        self._low_count = self._low_count + 1 if best_score < cfg.lost_threshold else 0
-        self._lost = False
         lr = float(weights @ (penalty[near] * score[near]) ** cfg.score_lr_power) * cfg.lr
-        cx, cy, w, h = (weights @ boxes[near]) / scale_z
-        new_w = self._state[2] * (1 - lr) + w * lr
-        new_h = self._state[3] * (1 - lr) + h * lr
-        self._state = geo.clip_state_cxcywh((self._state[0] + cx, self._state[1] + cy, new_w, new_h),
-                                            frame.shape[:2], cfg.min_size)
-        if self._low_count >= cfg.lost_frames:
-            self._lost = True
-            return self._lost_result(frame, best_score, {"crop": t1 - t0, **network, "refine": 0.0,
-                                                         "post": time.perf_counter() - t2})
+        return _Search(out=out, crop_box=crop_box, best=best, score=score, best_score=float(weights @ score[near]),
+                       lr=lr, offset=(weights @ boxes[near]) / scale_z,
+                       origin=np.asarray(centre, dtype=np.float64) - self._crop_centre() + self._state[:2],
+                       timings=(t1 - t0, t_backbone - t1, t2 - t_backbone))
 
+    def _updated_state(self, search: _Search, frame_hw: tuple[int, int]) -> np.ndarray:
+        """The state the search's best cell gives: centre moved, size blended at the search's rate, clipped."""
+        cx, cy, w, h = search.offset
+        lr = search.lr
+        return geo.clip_state_cxcywh((search.origin[0] + cx, search.origin[1] + cy,
+                                      self._state[2] * (1 - lr) + w * lr, self._state[3] * (1 - lr) + h * lr),
+                                     frame_hw, self.config.min_size)
+
+    def _template_features(self, frame: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """The template branch's features of ``state``'s box, cropped as the template is (presence check)."""
+        cfg = self.config
+        side = max(geo.template_crop_side(state[2:], cfg.context_amount, cfg.context), 1)
+        centre = state[:2] + 1.0 if cfg.coordinates == "exact" else state[:2]
+        crop = geo.crop_square(frame, centre, side, cfg.exemplar_size, self._pad)
+        with torch.inference_mode():
+            return self.model.template_features(self._to_tensor(crop)).float().cpu().numpy()
+
+    def _presence(self, template: np.ndarray, search: _Search) -> float:
+        cfg = self.config
+        margin, spread = score_map_features(search.score, search.best, (cfg.anchor_num, cfg.score_size,
+                                                                        cfg.score_size))
+        self.last_presence_features = self._memory.features(template, search.best_score, margin, spread)
+        self._last_template = template
+        return presence_probability(self.last_presence_features, self._calibration)
+
+    def _verify(self, frame: np.ndarray, state: np.ndarray, search: _Search) -> float:
+        return self._presence(self._template_features(frame, state), search)
+
+    def _confirm(self, confidence: float) -> None:
+        """A confident frame: remember where the target was; now and then add its appearance to the memory."""
+        if self._memory is None or confidence < CONFIRM_CONFIDENCE:
+            return
+        self._confirmed_state = self._state.copy()
+        self._since_confirmed += 1
+        if self._since_confirmed >= CONFIRM_EVERY:
+            self._memory.confirm(self._last_template)
+            self._since_confirmed = 0
+
+    def _result(self, frame: np.ndarray, search: _Search, confidence: float, timings: dict[str, float],
+                t0: float) -> TrackResult:
+        """The tracked result of a frame: mask (refine at the best cell) and polygon, timings recorded."""
+        cfg = self.config
+        t2 = time.perf_counter()
         if not self.masks:
-            self.last_timings = {"crop": t1 - t0, **network, "refine": 0.0, "post": time.perf_counter() - t2}
+            self.last_timings = {**timings, "refine": 0.0, "post": time.perf_counter() - t2}
             return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._output_state()),
-                               mask=np.zeros(frame.shape[:2], dtype=bool), score=best_score, state=TRACKING)
-        _, y, x = np.unravel_index(best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
+                               mask=np.zeros(frame.shape[:2], dtype=bool), score=search.best_score, state=TRACKING,
+                               confidence=confidence)
+        _, y, x = np.unravel_index(search.best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
         t3 = time.perf_counter()
         with torch.inference_mode():
-            prob = torch.sigmoid(self.model.refine(out, (int(y), int(x))))[0].cpu().numpy()
+            prob = torch.sigmoid(self.model.refine(search.out, (int(y), int(x))))[0].cpu().numpy()
         t4 = time.perf_counter()
-        source = geo.mask_source_box_xywh(crop_box, (int(y), int(x)), cfg.stride, cfg.base_size, cfg.exemplar_size,
-                                          cfg.instance_size)
+        source = geo.mask_source_box_xywh(search.crop_box, (int(y), int(x)), cfg.stride, cfg.base_size,
+                                          cfg.exemplar_size, cfg.instance_size)
         prob_frame = geo.mask_to_frame(prob, source, frame.shape[:2])
         # Beyond the mask's reach the warp is 0: threshold and trace contours inside it only (same results).
         x0, y0, x1, y1 = geo.mask_reach_xyxy(prob.shape[1], source, frame.shape[:2])
@@ -381,9 +525,9 @@ class Tracker:
             polygon = geo.axis_aligned_polygon_cxcywh(self._output_state())
         else:
             polygon = geo.mask_polygon(reach, cfg.mask_threshold, self._state, cfg.min_contour_area, (x0, y0))
-        result = TrackResult(box=self._box(), polygon=polygon, mask=mask, score=best_score, state=TRACKING)
-        self.last_timings = {"crop": t1 - t0, **network, "refine": t4 - t3,
-                             "post": (t3 - t2) + (time.perf_counter() - t4)}
+        result = TrackResult(box=self._box(), polygon=polygon, mask=mask, score=search.best_score, state=TRACKING,
+                             confidence=confidence)
+        self.last_timings = {**timings, "refine": t4 - t3, "post": (t3 - t2) + (time.perf_counter() - t4)}
         return result
 
     def _crop_centre(self) -> np.ndarray:
@@ -402,12 +546,13 @@ class Tracker:
         x, y, w, h = geo.cxcywh_to_xywh(self._output_state())
         return (float(x), float(y), float(w), float(h))
 
-    def _lost_result(self, frame: np.ndarray, score: float, timings: dict[str, float]) -> TrackResult:
+    def _lost_result(self, frame: np.ndarray, confidence: float, score: float,
+                     timings: dict[str, float]) -> TrackResult:
         """While lost: the held box, its axis-aligned polygon and an empty mask."""
         self.last_timings = timings
         return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._output_state()),
                            mask=np.zeros(frame.shape[:2], dtype=bool), score=score if math.isfinite(score) else 0.0,
-                           state=LOST)
+                           state=LOST, confidence=confidence if math.isfinite(confidence) else 0.0)
 
 
 def track_targets(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackResult]:

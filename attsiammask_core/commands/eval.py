@@ -5,12 +5,13 @@ Writes OUT/runs/<tracker>/<sequence>/<protocol>-<hash>.json (one per run, reused
 tracker, options and sequence: interrupted evaluations resume), OUT/results.json (per sequence and overall),
 OUT/table.md and the plots OUT/success.png, OUT/precision.png (OPE) and OUT/ar.png (VOT).
 
-Tracker specs: csrt | kcf | nanotrack | vit | nanotrackv3 | lightfc | ours[:VARIANT][:att|:noatt][:PRESET]
+Tracker specs: csrt | kcf | nanotrack | vit | nanotrackv3 | lightfc | ours[:VARIANT][:att|:noatt][:PRESET][:score]
   nanotrack and vit (OpenCV), nanotrackv3 and lightfc (onnxruntime, each with its published tracking step) need
   --peers DIR, the folder tools/peers/build_peers.py writes (nanotrackv2/, vittrack/, nanotrackv3/, lightfc/).
   ours: VARIANT from attsiammask_core.models (default: the package default), att or noatt (default: the
   weights' choice),
-  PRESET a tracker preset (default: the default preset); e.g. ours, ours:r50:noatt, ours:r50:att:vot.
+  PRESET a tracker preset (default: the default preset); score: presence from the raw score only (no verifier, no
+  re-detection while lost); e.g. ours, ours:r50:noatt, ours:r50:att:vot, ours:lite:score.
   Variants without embedded weights need --weights PATH.
 
 Protocols: OPE initialises on the first frame with ground truth and never re-initialises (success AUC over 21
@@ -25,11 +26,11 @@ every update() in this run, median, p95 and fps. OpenCV trackers that report no 
 Long-term (--protocol longterm; not part of "both"): one pass, no re-initialisation, on the sequences with a frame
 without ground truth after the first (others are skipped), e.g. the sets of tools/data/make_longterm.py
 (data/longterm/<split>/), whose longterm.json lists when the target leaves the view and comes back. Per frame the
-tracker's confidence (ours: its score; a peer: 1 when it gives a box, 0 when it reports no target) and IoU (0 where
-the target is absent). VOT-LT: precision Pr(t) = mean IoU over the frames reported present (confidence >= t),
-recall Re(t) = mean IoU over the frames where the target is present (0 where reported absent), per sequence,
-averaged over sequences; F = max over t of 2 Pr Re / (Pr + Re), with Pr, Re and t there. Re-acquisition: per event
-(the listed ones, and every run of 5+ frames without ground truth), whether a published detection reaches IoU >=
+tracker's confidence (ours: its presence confidence; a peer: 1 when it gives a box, 0 when it reports no target)
+and IoU (0 where the target is absent). VOT-LT: precision Pr(t) = mean IoU over the frames reported present
+(confidence >= t), recall Re(t) = mean IoU over the frames where the target is present (0 where reported absent),
+per sequence, averaged over sequences; F = max over t of 2 Pr Re / (Pr + Re), with Pr, Re and t there.
+Re-acquisition: per event (the listed ones, and every run of 5+ frames without ground truth), whether a published detection reaches IoU >=
 0.5 within 30 frames of the target being fully back (the first frame back is frame 0; delay in frames), over all
 events and over those tracked (same test) in one of the 5 frames before it left; median delay. The share of
 absent frames with a published detection. Published: the tracker's own decision (not holding its box), or
@@ -135,7 +136,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="split JSON (default: the project's attsiammask_core/data/split.json)")
     parser.add_argument("--trackers", required=True, nargs="+", metavar="SPEC",
                         help="tracker specs: csrt kcf nanotrack vit nanotrackv3 lightfc "
-                        "ours[:VARIANT][:att|:noatt][:PRESET]")
+                        "ours[:VARIANT][:att|:noatt][:PRESET][:score]")
     parser.add_argument("--protocol", choices=("ope", "vot", "both", "longterm"), default="both",
                         help="both = ope and vot (default); longterm: see above")
     parser.add_argument("--presence-threshold", type=float, metavar="T",

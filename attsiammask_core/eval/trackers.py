@@ -11,7 +11,8 @@ Spec grammar (case-insensitive)::
     vit                            cv2.TrackerVit, VitTrack ONNX file from the peers folder
     nanotrackv3 | lightfc          NanoTrack V3 / LightFC through onnxruntime with their own published tracking
                                    steps (attsiammask_core.eval.onnx_peers)
-    ours[:VARIANT][:att|:noatt][:PRESET]
+    ours[:VARIANT][:att|:noatt][:PRESET][:score]   (score: the raw score decides presence; no verifier, no
+                                                   re-detection)
                                    Att-SiamMask; VARIANT one of attsiammask_core.models.MODELS (default: the
                                    package's default variant), att or noatt (plain SiamMask; default: the
                                    weights' stored choice),
@@ -54,7 +55,8 @@ ORT_PEERS: tuple[str, ...] = ("nanotrackv3", "lightfc")
 
 SPEC_HELP = ("tracker specs: csrt, kcf, nanotrack, vit (OpenCV peers), nanotrackv3, lightfc (onnxruntime peers with "
              "their published tracking steps; all but csrt/kcf need --peers DIR), "
-             "ours[:VARIANT][:att|:noatt][:PRESET] (Att-SiamMask; e.g. ours, ours:r50:noatt, ours:lite:att:vot)")
+             "ours[:VARIANT][:att|:noatt][:PRESET][:score] (Att-SiamMask; e.g. ours, ours:r50:noatt, "
+             "ours:lite:att:vot, ours:lite:score)")
 
 
 @dataclass(frozen=True)
@@ -173,7 +175,7 @@ class OursTracker:
         result = self._tracker.track(frame)
         return Prediction(box=np.asarray(result.box, dtype=np.float64), polygon=np.asarray(result.polygon),
                           mask=np.asarray(result.mask, dtype=bool), held=result.state == "lost",
-                          confidence=float(result.score))
+                          confidence=float(result.presence))
 
 
 @dataclass(frozen=True)
@@ -181,11 +183,12 @@ class OursSpec:
     variant: str
     attention: bool | None  # None: the weights' stored default
     preset: str | None
+    score_only: bool = False  # "score": no presence verifier and no re-detection (the raw score decides)
 
     @property
     def canonical(self) -> str:
         parts = ["ours", self.variant] + ([] if self.attention is None else ["att" if self.attention else "noatt"])
-        return ":".join(parts + ([self.preset] if self.preset else []))
+        return ":".join(parts + ([self.preset] if self.preset else []) + (["score"] if self.score_only else []))
 
 
 def _variants() -> tuple[str, ...]:
@@ -223,18 +226,22 @@ def parse_spec(spec: str) -> str | OursSpec:
     variant: str | None = None
     attention: bool | None = None
     preset_name: str | None = None
+    score_only = False
     for token in tokens[1:]:
-        if token in variants and variant is None:
+        if token == "score" and not score_only:
+            score_only = True
+        elif token in variants and variant is None:
             variant = token
         elif token in ("att", "noatt") and attention is None:
             attention = token == "att"
         elif token in presets and preset_name is None:
             preset_name = token
         else:
-            kind = ("repeated option" if token in (*variants, "att", "noatt", *presets) else "unknown option")
-            raise ValueError(f"tracker spec {spec!r}: {kind} {token!r}; use ours[:VARIANT][:att|:noatt][:PRESET] "
+            kind = ("repeated option" if token in (*variants, "att", "noatt", "score", *presets) else "unknown option")
+            raise ValueError(f"tracker spec {spec!r}: {kind} {token!r}; use "
+                             f"ours[:VARIANT][:att|:noatt][:PRESET][:score] "
                              f"with VARIANT in {', '.join(variants)} and PRESET in {', '.join(presets)}")
-    return OursSpec(variant or default_variant(), attention, preset_name)
+    return OursSpec(variant or default_variant(), attention, preset_name, score_only)
 
 
 def _peer_paths(kind: str, peers_dir: Path | None) -> tuple[Path, ...]:
@@ -325,7 +332,8 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
 
     # Build (and load) the model once; every factory call wraps it in a fresh Tracker (the model is stateless).
     base = Tracker.create(variant=parsed.variant, weights=weights, device=device, attention=parsed.attention,
-                          config=parsed.preset, random_init=random_init, backend="torch")
+                          config=parsed.preset, random_init=random_init, backend="torch",
+                          overrides={"presence": "score"} if parsed.score_only else None)
     backend = resolve_backend(backend, base.device, base.attention_config)
     name = dataclasses.replace(parsed, attention=base.attention_config.enabled).canonical
     # The model's own digest keys the cache: embedded weights may change without a file to hash.

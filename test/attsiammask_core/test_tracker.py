@@ -415,7 +415,7 @@ def test_real_model_shapes_and_determinism():
         assert a.box == b.box and a.score == b.score
         np.testing.assert_array_equal(a.mask, b.mask)
         np.testing.assert_array_equal(a.polygon, b.polygon)
-    assert set(tracker.last_timings) == {"crop", "backbone", "heads", "refine", "post"}
+    assert set(tracker.last_timings) == {"crop", "backbone", "heads", "presence", "refine", "post"}
 
 
 def test_create_requires_weights_for_r50(monkeypatch):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write long-term sequences (target out of view and back) from data/sequences with a virtual camera.
 
-For every sequence of the validation and/or test split (attsiammask_core/data/split.json) that qualifies, a crop
+For every sequence of the validation and/or test split (or, asked, the train split) (attsiammask_core/data/split.json) that qualifies, a crop
 window follows the target, pans away until it is out of view, stays away 15-90 frames and pans back; the rule,
 its parameters and the checks are in attsiammask_core/eval/longterm_data.py. Output, one folder per split:
 
@@ -52,7 +52,8 @@ from attsiammask_core.eval.longterm_data import (  # noqa: E402
 from attsiammask_core.eval.sequences import Sequence, discover, load_split  # noqa: E402
 
 SOURCES_FILE = REPO_ROOT / "attsiammask_core" / "data" / "sources.json"
-SPLITS = ("validation", "test")
+SPLITS = ("train", "validation", "test")
+BOTH = ("validation", "test")  # --split both: the evaluation sets; train (for calibrating on) only when asked
 SUFFIX = "-lt"
 GROUNDTRUTH_FORMAT = ('groundtruth.txt: one line per frame (line i <-> i-th file of sorted img/), "x,y,w,h" '
                       'comma-separated, x,y = top-left, window coordinates; "nan,nan,nan,nan" = target absent '
@@ -211,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="source sequences (default data/sequences)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "data" / "longterm",
                         help="output folder; one sub-folder per split (default data/longterm)")
-    parser.add_argument("--split", choices=(*SPLITS, "both"), default="both", help="default both")
+    parser.add_argument("--split", choices=(*SPLITS, "both"), default="both",
+                        help="both = validation and test (default); train: sets to calibrate on")
     parser.add_argument("--split-file", type=Path, help="split JSON (default attsiammask_core/data/split.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the camera draws (default 0)")
     parser.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the frames (default 95)")
@@ -221,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cv2.setNumThreads(1)
     params = replace(LongTermParams(), seed=args.seed)
-    splits = SPLITS if args.split == "both" else (args.split,)
+    splits = BOTH if args.split == "both" else (args.split,)
     totals = {}
     try:
         for split in splits:

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Calibrate the presence verifier of one variant and choose its loss thresholds, on train/validation data only.
+
+1. collect: run the tracker (verifier features on, never lost) over long-term sequences made from the train and
+   validation splits (tools/data/make_longterm.py, any seeds) and the short-term validation sequences; per frame
+   the presence features (attsiammask_core.presence.FEATURE_NAMES) and the label "the box holds the target"
+   (IoU with the ground truth >= --label-iou; 0 where the target is absent).
+2. fit: logistic regression (scipy's L-BFGS on the L2-regularised log-loss), sequences weighted equally.
+3. select: on the long-term validation set(s), every (lost_threshold, recover_threshold, lost_frames) of a small
+   grid with the fitted weights, ranked by F with the constraint that at most --max-absent of the absent frames get
+   a detection; the chosen values and the weights go to attsiammask_core/weights/presence.json (--write).
+
+Usage: python tools/presence/calibrate.py --variant lite --collect data/longterm/train data/longterm/validation
+       data/longterm_calib/seed1/train ... --select data/longterm/validation --write
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))
+
+from attsiammask_core.eval.longterm_metrics import LongTermSettings  # noqa: E402
+from attsiammask_core.eval.longterm_report import summarize_longterm  # noqa: E402
+from attsiammask_core.eval.metrics import iou_xywh  # noqa: E402
+from attsiammask_core.eval.runner import run_longterm  # noqa: E402
+from attsiammask_core.eval.sequences import discover  # noqa: E402
+from attsiammask_core.eval.trackers import OursTracker  # noqa: E402
+from attsiammask_core.presence import CALIBRATION_FILE, FEATURE_NAMES, shipped_calibrations  # noqa: E402
+from attsiammask_core.tracker import Tracker  # noqa: E402
+
+# Collection only: a provisional presence (from the score alone) that fills the appearance memory as tracking would.
+PROVISIONAL = (-4.0, 1.0) + (0.0,) * (len(FEATURE_NAMES) - 1)  # p = sigmoid(logit(score) - 4): 0.5 at 0.982
+GRID = {"lost_threshold": (0.2, 0.3, 0.4, 0.5), "recover_threshold": (0.5, 0.6, 0.7), "lost_frames": (1, 2, 3)}
+
+
+def _tracker(variant: str, model: object, base: Tracker, **overrides: object) -> Tracker:
+    return Tracker(model, config=dataclasses.replace(base.config, **overrides), attention=base.attention_config)
+
+
+def collect(variant: str, folders: list[Path], label_iou: float) -> dict[str, np.ndarray]:
+    """Features and labels per frame; the appearance memory is filled with the shipped calibration of the variant
+    when there is one (a second pass), else with PROVISIONAL."""
+    base = Tracker.create(variant=variant, backend="onnxruntime", threads=1)
+    shipped = shipped_calibrations().get(variant)
+    weights = tuple(shipped["presence_weights"]) if shipped else PROVISIONAL
+    print(f"collecting with {'the shipped calibration' if shipped else 'the provisional presence'}", flush=True)
+    features, labels, groups = [], [], []
+    for group, seq in enumerate(seq for folder in folders for seq in discover(folder)):
+        tracker = _tracker(variant, base.model, base, presence="verifier", presence_weights=weights,
+                           lost_threshold=0.0, recover_threshold=0.0)
+        gt = np.asarray(seq.boxes, dtype=np.float64).reshape(-1, 4)
+        start = next((i for i, b in enumerate(gt) if np.all(np.isfinite(b)) and b[2] > 0 and b[3] > 0), None)
+        if start is None:
+            continue
+        tracker.init(seq.frame(start), gt[start])
+        for i in range(start + 1, len(gt)):
+            result = tracker.track(seq.frame(i))
+            present = bool(np.all(np.isfinite(gt[i])) and gt[i][2] > 0 and gt[i][3] > 0)
+            overlap = float(iou_xywh(np.asarray(result.box)[None], gt[i][None])[0]) if present else 0.0
+            features.append(tracker.last_presence_features.copy())
+            labels.append(overlap >= label_iou)
+            groups.append(group)
+        print(f"  {seq.name}: {len(gt) - start - 1} frames", flush=True)
+    return {"x": np.array(features), "y": np.array(labels, dtype=np.float64), "group": np.array(groups)}
+
+
+def fit(x: np.ndarray, y: np.ndarray, group: np.ndarray, l2: float = 1e-3) -> tuple[float, np.ndarray]:
+    """(bias, weights) of the logistic model on the raw features (fitted on standardised ones, L2 there); each
+    sequence weighs the same."""
+    from scipy.optimize import minimize
+
+    counts = np.bincount(group)
+    sample = 1.0 / counts[group]
+    sample /= sample.sum()
+    mean, std = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-9)
+    design = np.hstack([np.ones((len(x), 1)), (x - mean) / std])
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        z = design @ theta
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
+        value = -np.sum(sample * (y * np.log(p + 1e-12) + (1 - y) * np.log(1 - p + 1e-12))) + l2 * theta[1:] @ theta[1:]
+        grad = design.T @ (sample * (p - y)) + 2 * l2 * np.concatenate([[0.0], theta[1:]])
+        return value, grad
+
+    theta = minimize(loss, np.zeros(design.shape[1]), jac=True, method="L-BFGS-B").x
+    weights = theta[1:] / std
+    return float(theta[0] - weights @ mean), weights
+
+
+def roc_auc(score: np.ndarray, label: np.ndarray) -> float:
+    """Area under the ROC curve (rank statistic, ties averaged)."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(score)
+    pos = label > 0.5
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / max(1, n_pos * n_neg))
+
+
+def evaluate(variant: str, base: Tracker, folder: Path, **overrides: object) -> dict:
+    sequences = discover(folder)
+    settings = LongTermSettings()
+
+    def factory() -> OursTracker:
+        return OursTracker(variant, _tracker(variant, base.model, base, **overrides))
+
+    records = {seq.name: run_longterm(factory, seq) for seq in sequences}
+    overall, _ = summarize_longterm(records, [seq.name for seq in sequences], settings)
+    return overall
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", default="lite")
+    parser.add_argument("--collect", type=Path, nargs="+", required=True, help="sequence folders (train/validation)")
+    parser.add_argument("--select", type=Path, nargs="+", required=True, help="long-term validation folder(s)")
+    parser.add_argument("--label-iou", type=float, default=0.3)
+    parser.add_argument("--max-absent", type=float, default=0.05, help="largest share of absent frames detected")
+    parser.add_argument("--cache", type=Path, default=REPO_ROOT / "outputs" / "presence")
+    parser.add_argument("--write", action="store_true", help=f"write the result into {CALIBRATION_FILE}")
+    args = parser.parse_args(argv)
+    for folder in [*args.collect, *args.select]:
+        text = str(folder)
+        if "/test" in text or text.endswith("test"):
+            parser.error(f"{folder}: calibration reads train/validation data only")
+    args.cache.mkdir(parents=True, exist_ok=True)
+    cache = args.cache / f"{args.variant}-features.npz"
+    t0 = time.perf_counter()
+    if cache.is_file():
+        data = dict(np.load(cache))
+    else:
+        data = collect(args.variant, args.collect, args.label_iou)
+        np.savez(cache, **data)
+    print(f"features: {len(data['y'])} frames, {int(data['y'].sum())} positive ({time.perf_counter() - t0:.0f} s)")
+    bias, weights = fit(data["x"], data["y"], data["group"])
+    prob = 1 / (1 + np.exp(-(bias + data["x"] @ weights)))
+    print(f"fit: bias {bias:.3f} weights "
+          + ", ".join(f"{n} {w:.3f}" for n, w in zip(FEATURE_NAMES, weights, strict=True)))
+    print(f"ROC AUC on the collected frames: verifier {roc_auc(prob, data['y']):.3f}, raw score "
+          f"{roc_auc(data['x'][:, 0], data['y']):.3f}")
+    base = Tracker.create(variant=args.variant, backend="onnxruntime", threads=1)
+    values = (bias, *(float(w) for w in weights))
+    rows = []
+    for lost, recover, frames in itertools.product(*GRID.values()):
+        if recover < lost:
+            continue
+        results = [evaluate(args.variant, base, folder, presence="verifier", presence_weights=values,
+                            lost_threshold=lost, recover_threshold=recover, lost_frames=frames)
+                   for folder in args.select]
+        f = float(np.mean([r["f"] for r in results]))
+        share = float(np.mean([r["absent_detection_share"] or 0.0 for r in results]))
+        reacq = float(np.mean([r["reacquisition_rate_tracked_before"] or 0.0 for r in results]))
+        rows.append((share <= args.max_absent, f + reacq, f, reacq, share, lost, recover, frames))
+        print(f"  lost {lost} recover {recover} frames {frames}: F {f:.3f} re-acq {reacq:.2f} absent-det {share:.3f}",
+              flush=True)
+    best = max(rows)
+    _, _, f, reacq, share, lost, recover, frames = best
+    print(f"chosen: lost_threshold {lost} recover_threshold {recover} lost_frames {frames} (F {f:.3f}, re-acq "
+          f"{reacq:.2f}, absent frames detected {share:.3f})")
+    if args.write:
+        document = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.is_file() else {"variants": {}}
+        document["features"] = list(FEATURE_NAMES)
+        document["variants"][args.variant] = {
+            "presence_weights": [round(v, 6) for v in values], "lost_threshold": lost, "recover_threshold": recover,
+            "lost_frames": frames, "label_iou": args.label_iou, "frames": int(len(data["y"])),
+            "collected_on": [str(p) for p in args.collect], "selected_on": [str(p) for p in args.select],
+            "validation": {"f": round(f, 4), "reacquired_rate_tracked": round(reacq, 4),
+                           "absent_detection_share": round(share, 4)},
+            "date": datetime.date.today().isoformat()}
+        CALIBRATION_FILE.write_text(json.dumps(document, indent=1) + "\n")
+        print(f"written: {CALIBRATION_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
