@@ -27,7 +27,10 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("info", help="print versions and available devices").set_defaults(func=_info)
+    sub.add_parser("info", help="print versions and available devices",
+                   description="Print the versions of attsiammask and its main dependencies, and whether CUDA is "
+                   "available.", epilog="example:\n  attsiammask info",
+                   formatter_class=argparse.RawDescriptionHelpFormatter).set_defaults(func=_info)
 
 
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [

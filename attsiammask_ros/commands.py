@@ -35,7 +35,8 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo", help="the whole ROS pipeline on a clip (tracker_node, player, client): IoU, fps, latency",
         description="Runs python -m attsiammask_ros.demo.run with the arguments that follow (its --help lists them).",
-        add_help=False)
+        epilog="example:\n  attsiammask demo --variant lfc --max-frames 60", add_help=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments of the demo (--help for its own)")
     parser.set_defaults(func=_run_demo)
 
@@ -44,7 +45,9 @@ def register_stress(subparsers: argparse._SubParsersAction) -> None:
     """Add the `stress` subcommand."""
     parser = subparsers.add_parser(
         "stress", help="load/soak test of tracker_node: 1080p images at 60 Hz, per-interval fps, drops, latency, "
-                       "memory, and a verdict", description=STRESS_DOC)
+                       "memory, and a verdict", description=STRESS_DOC,
+        epilog="example:\n  attsiammask stress --seconds 60 --rate 30 --width 640 --height 480 --interval 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=60.0, help="images per second (default 60)")
     parser.add_argument("--width", type=int, default=1920, help="image width (default 1920)")
     parser.add_argument("--height", type=int, default=1080, help="image height (default 1080)")

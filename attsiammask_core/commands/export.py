@@ -1,5 +1,5 @@
 """`attsiammask export --variant lite|r50 [--weights F] --out DIR`: the tracking step's network parts as ONNX graphs
-(template_features, template_kernels, search_features, search_heads, refine; opset 17, fixed sizes) with the
+(template_features, template_kernels, search, refine; opset 17, fixed sizes) with the
 variant and its tracking values in each graph's metadata, plus attsiammask_onnx.json naming every input and output
 with its shape. Run them with `Tracker.create(backend="onnxruntime", weights=DIR)` or the node's model.backend."""
 from __future__ import annotations
