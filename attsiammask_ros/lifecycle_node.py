@@ -15,9 +15,9 @@ from typing import Any
 
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 
+from attsiammask_ros.node_process import run_node
 from attsiammask_ros.parameters import NODE_NAME
 from attsiammask_ros.tracker_node import StartupError, TrackerFactory, TrackerNodeBase, build_tracker
-from attsiammask_ros.tracker_node import main as run_node
 
 
 class LifecycleTrackerNode(TrackerNodeBase, LifecycleNode):
@@ -47,8 +47,7 @@ class LifecycleTrackerNode(TrackerNodeBase, LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._active = False
-        with self._cond:
-            self._pending = None  # a frame taken before deactivation is not processed
+        self._handoff.discard()  # a frame taken before deactivation is not processed
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -74,7 +73,9 @@ class LifecycleTrackerNode(TrackerNodeBase, LifecycleNode):
 
 def main(args: list[str] | None = None, build_tracker: TrackerFactory = build_tracker) -> int:
     """Run the managed node until SIGINT/SIGTERM (the same clean shutdown as tracker_node)."""
-    return run_node(args, build_tracker, node_class=LifecycleTrackerNode)
+    return run_node(args, build_tracker, LifecycleTrackerNode, "tracker_lifecycle_node",
+                    "tracker_lifecycle_node: the Att-SiamMask tracker as a managed (lifecycle) ROS 2 node; configure "
+                    "loads the model, activate starts tracking.")
 
 
 if __name__ == "__main__":

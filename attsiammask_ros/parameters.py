@@ -12,15 +12,12 @@ import re
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
+from attsiammask_core.session.boxes import MAX_TARGET_SCALE, MIN_TARGET_SIZE
+
 __all__ = ["NODE_NAME", "MIN_TARGET_SIZE", "MAX_TARGET_SCALE", "ParameterSpec", "TrackerNodeParameters", "SPECS",
            "SPEC_BY_NAME", "DEFAULTS", "ParameterError", "validate", "declare", "read", "descriptor"]
 
 NODE_NAME = "attsiammask_tracker"
-# Smallest target side (pixels) set_target accepts, before and after clipping to the image.
-MIN_TARGET_SIZE = 4.0
-# Largest target side set_target accepts, in image sides: a box partly outside is clipped, but one many times
-# the image is not in its pixel coordinates (normalised coordinates, another camera, a unit mistake).
-MAX_TARGET_SCALE = 2.0
 DEVICE_PATTERN = r"auto|cpu|cuda(:\d+)?"
 # onnxruntime providers, in order of preference: aliases or full onnxruntime names (matched in lower case)
 _PROVIDER = r"(cpu|cuda|tensorrt|[a-z]+executionprovider)"
@@ -107,6 +104,8 @@ class TrackerNodeParameters:
                                             "towards loss (0 = never lost)", minimum=0.0, maximum=1.0)
     tracking_lost_frames: int = _param("tracking.lost_frames", 5, "frames in a row below lost_threshold before "
                                        "the state is lost", minimum=1, maximum=1000)
+    tracking_max_targets: int = _param("tracking.max_targets", 4, "most targets tracked at once (set_target with "
+                                       "a new target_id adds one up to this)", minimum=1, maximum=16)
     input_transport: str = _param("input.transport", "raw", "raw = subscribe image, compressed = image/compressed",
                                   choices=("raw", "compressed"), read_only=True)
     input_reliability: str = _param("input.reliability", "best_effort", "image QoS: best_effort (sensor data) "

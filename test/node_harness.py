@@ -160,8 +160,8 @@ class Harness:
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
         assert wait_for(lambda: self.set_target.service_is_ready() and self.clear_target.service_is_ready()
-                        and self.node._detection_pub.get_subscription_count() > 0
-                        and self.node._confidence_pub.get_subscription_count() > 0
+                        and self.node.outputs.detection.get_subscription_count() > 0
+                        and self.node.outputs.confidence.get_subscription_count() > 0
                         and self.node._image_sub.get_publisher_count() > 0, 15.0), "discovery timed out"
 
     def _build(self, settings: params.TrackerNodeParameters) -> Tracker:

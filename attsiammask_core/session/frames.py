@@ -1,11 +1,14 @@
-"""A thread-safe ring buffer of recent images keyed by stamp (nanoseconds), for stamp-matched set_target."""
+"""Recent frames keyed by stamp (nanoseconds) for stamp-matched target initialisation: a thread-safe ring buffer
+and the rule that picks the frame a request means."""
 from __future__ import annotations
 
 import threading
 from collections import deque
 from typing import Generic, TypeVar
 
-__all__ = ["FrameBuffer"]
+from attsiammask_core.stamps import format_stamp
+
+__all__ = ["FrameBuffer", "FrameMatchError", "match_frame"]
 
 T = TypeVar("T")
 
@@ -63,3 +66,34 @@ class FrameBuffer(Generic[T]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+class FrameMatchError(ValueError):
+    """No buffered frame fits a stamp: the message says why and what to send instead."""
+
+
+def match_frame(frames: FrameBuffer[T], stamp_ns: int, tolerance_ns: int, source: str = "the image topic"
+                ) -> tuple[int, T]:
+    """The buffered (stamp_ns, item) a target request means: the latest for stamp 0, else the one whose stamp is
+    within ``tolerance_ns``; FrameMatchError saying why there is none (nothing received, newer, evicted, between)."""
+    latest = frames.latest()
+    if latest is None:
+        raise FrameMatchError(f"no image received yet on {source}: publish images (check the topic name and "
+                              "input.reliability) before setting a target")
+    if stamp_ns == 0:
+        return latest
+    entry = frames.find(stamp_ns, tolerance_ns)
+    if entry is not None:
+        return entry
+    stamps = frames.stamps()
+    if stamp_ns > max(stamps) + tolerance_ns:
+        where = "it is newer than every buffered image (from the future, or another clock?)"
+    elif stamp_ns < min(stamps) - tolerance_ns:
+        where = (f"it is older than every buffered image (evicted from the buffer of {frames.capacity} images, "
+                 "target.frame_buffer, or never received)")
+    else:
+        where = "it lies between buffered images"
+    raise FrameMatchError(
+        f"no buffered image has stamp {format_stamp(stamp_ns)} (tolerance {tolerance_ns / 1e6:g} ms): {where}; "
+        f"the buffer holds {len(stamps)} image(s) stamped {format_stamp(min(stamps))} to "
+        f"{format_stamp(max(stamps))}: use the stamp of a recent image, or 0 for the latest")

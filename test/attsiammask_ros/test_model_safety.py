@@ -63,9 +63,19 @@ def test_service_requests_hold_only_numbers():
 
 
 # ---- no callback reaches a loader: the source ---------------------------------------------------------------
-def _node_class() -> ast.ClassDef:
+def _node_classes() -> list[ast.ClassDef]:
+    """TrackerNodeBase and the mixins it is made of (attsiammask_ros/node_mixins.py)."""
     tree = ast.parse(Path(tracker_node.__file__).read_text())
-    return next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TrackerNodeBase")
+    mixins = ast.parse((Path(tracker_node.__file__).parent / "node_mixins.py").read_text())
+    base = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "TrackerNodeBase")
+    return [base] + [n for n in mixins.body if isinstance(n, ast.ClassDef)]
+
+
+def _session_sources() -> list[ast.AST]:
+    """The core session package and the node's outputs module, which the callbacks call into."""
+    folder = Path(tracker_node.__file__).parents[1] / "attsiammask_core" / "session"
+    files = sorted(folder.glob("*.py")) + [Path(tracker_node.__file__).parent / "node_outputs.py"]
+    return [ast.parse(path.read_text()) for path in files]
 
 
 # The base's set-up steps: they register the callbacks (TrackerNode.__init__ and the lifecycle transitions run them).
@@ -107,22 +117,25 @@ def reachable(start: set[str], methods: dict[str, ast.FunctionDef]) -> set[str]:
 
 
 def test_no_callback_reaches_a_weights_loader_or_a_file():
-    methods = {f.name: f for f in _node_class().body if isinstance(f, ast.FunctionDef)}
+    methods = {f.name: f for c in _node_classes() for f in c.body if isinstance(f, ast.FunctionDef)}
     callbacks = registered_callbacks(methods)
     assert callbacks >= {"image_callback", "target_callback", "set_target_callback", "clear_target_callback",
                          "diagnostics_callback", "_log_rejected_parameters", "_check_parameters",
                          "_apply_parameters", "_inference_loop", "_image_incompatible_qos", "_output_incompatible_qos"}
     run_time = reachable(callbacks, methods)
-    assert {"_set_target", "_process", "_reinitialise", "_publish"} <= run_time, "the call graph is incomplete"
+    assert {"_set_target", "_process", "_publish"} <= run_time, "the call graph is incomplete"
     offending = {name: sorted(_names(methods[name]) & LOADING) for name in run_time if _names(methods[name]) & LOADING}
     assert not offending, f"callbacks that reach loading or files: {offending}"
+    # the session (targets, re-initialisation on a new image size, stepping) and the outputs name no loader either
+    for tree in _session_sources():
+        assert not _names(tree) & (LOADING - {"create"}), sorted(_names(tree) & LOADING)
     # the model is built only by the start-up step (TrackerNode.__init__, or the managed node's configure)
     assert [name for name, f in methods.items() if "build_tracker" in _names(f)] == ["_load_model"]
     assert "_load_model" not in run_time
 
 
 def test_tracker_create_only_in_the_start_up_factory():
-    tree = ast.parse(Path(tracker_node.__file__).read_text())
+    tree = ast.parse((Path(tracker_node.__file__).parent / "tracker_setup.py").read_text())
     creating = [f.name for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
                 and any(isinstance(n, ast.Attribute) and n.attr == "create" and isinstance(n.value, ast.Name)
                         and n.value.id == "Tracker" for n in ast.walk(f))]

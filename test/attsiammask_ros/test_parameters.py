@@ -12,6 +12,7 @@ CONTRACT_NAMES = [
     "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.threads",
     "model.half", "attention.enabled", "tracking.penalty_k", "tracking.window_influence", "tracking.lr",
     "tracking.context_amount", "tracking.mask_threshold", "tracking.lost_threshold", "tracking.lost_frames",
+    "tracking.max_targets",
     "input.transport", "input.reliability", "input.queue_depth", "input.camera_info", "input.depth",
     "input.sync_tolerance_ms", "target.class_id", "target.frame_buffer", "target.stamp_tolerance_ms",
     "output.publish_mask", "output.publish_debug_image",
@@ -115,8 +116,9 @@ def test_tracking_defaults_are_the_values_stored_with_the_embedded_weights():
         assert params.DEFAULTS[f"tracking.{field}"] == getattr(stored, field), field
 
 
-def test_readme_parameter_table_is_the_schema():
+def test_interface_page_parameter_table_is_the_schema():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert params.markdown_table() in readme, "README's parameter table is stale: paste params.markdown_table()"
+    page = (Path(__file__).resolve().parents[2] / "docs" / "ros-interface.md").read_text()
+    assert params.markdown_table() in page, ("docs/ros-interface.md's parameter table is stale: run "
+                                             "python tools/docs/make_params_table.py")

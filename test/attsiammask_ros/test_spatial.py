@@ -99,8 +99,8 @@ def spatial(context):
     c.create_subscription(Vector3Stamped, "target/ray", h.rays.append, 50)
     c.create_subscription(PointStamped, "target/point", h.points.append, 50)
     c.create_subscription(Detection3D, "target/detection3d", h.boxes.append, 50)
-    assert wait_for(lambda: h.node._ray_pub.get_subscription_count() > 0
-                    and h.node._point_pub.get_subscription_count() > 0), "discovery timed out"
+    assert wait_for(lambda: h.node.outputs.ray.get_subscription_count() > 0
+                    and h.node.outputs.point.get_subscription_count() > 0), "discovery timed out"
     yield h
     h.close()
 

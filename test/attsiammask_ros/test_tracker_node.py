@@ -527,7 +527,7 @@ def test_debug_image_only_when_enabled_and_subscribed(harness):
     received: list[Image] = []
     sub = harness.client.create_subscription(Image, "debug_image", received.append, 10)
     try:
-        assert wait_for(lambda: node._debug_pub.get_subscription_count() > 0)
+        assert wait_for(lambda: node.outputs.debug.get_subscription_count() > 0)
         assert harness.processed_after(3) and received == []  # disabled by default
         assert node.set_parameters([Parameter("output.publish_debug_image", value=True)])[0].successful
         assert wait_for(lambda: bool(received))

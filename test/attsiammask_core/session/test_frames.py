@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from attsiammask_ros.frame_buffer import FrameBuffer
+from attsiammask_core.session.frames import FrameBuffer
 
 
 def test_keeps_the_newest_capacity_items():

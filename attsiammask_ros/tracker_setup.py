@@ -1,0 +1,61 @@
+"""The tracker node's start-up pieces: the model factory (the one place Tracker.create is called), the run-time
+tracking settings as a TrackerConfig, the inference thread count, and the start-up error."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+from attsiammask_core import Tracker
+from attsiammask_core.config import TrackerConfig
+from attsiammask_ros.parameters import TrackerNodeParameters
+
+__all__ = ["StartupError", "TrackerFactory", "inference_threads", "build_tracker", "tracker_config"]
+
+TrackerFactory = Callable[[TrackerNodeParameters], Tracker]
+
+
+class StartupError(RuntimeError):
+    """The node cannot start (bad parameters, no weights): main logs it and exits non-zero."""
+
+
+def inference_threads() -> int:
+    """CPU threads for inference: all cores but one, which stays free for DDS and the executor's callbacks.
+
+    With every core in torch's thread pool, each operator waits for a core that a callback holds, and
+    a 30 ms step became seconds on a 2-core machine (measured with make demo).
+    """
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def build_tracker(settings: TrackerNodeParameters) -> Tracker:
+    """The production tracker: ``Tracker.create`` from the model parameters (tests pass their own factory)."""
+    backend = settings.model_backend
+    if backend == "auto" and settings.model_providers.replace(" ", "").lower() != "cpu":
+        backend = "onnxruntime"  # providers beyond the CPU's are onnxruntime's
+    if backend == "onnxruntime":
+        if settings.model_device.strip().lower() not in ("auto", "cpu"):
+            raise ValueError(f"model.device {settings.model_device!r} applies to the torch backend; with "
+                             "model.backend onnxruntime choose the hardware with model.providers (e.g. cuda,cpu)")
+        providers = [name.strip() for name in settings.model_providers.split(",")]
+        return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
+                              attention=settings.attention_enabled, backend="onnxruntime", providers=providers,
+                              threads=settings.model_threads or inference_threads())
+    return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
+                          device=settings.model_device, attention=settings.attention_enabled,
+                          threads=settings.model_threads or inference_threads(), backend=backend)
+
+
+def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> TrackerConfig:
+    """``base`` with the run-time tracking parameters applied (ValueError when TrackerConfig rejects them).
+
+    Only fields that no cached anchor/window depends on change, so it is safe mid-track. Recovery from
+    loss needs at least the loss threshold: recover_threshold = max(base's, tracking.lost_threshold).
+    """
+    return dataclasses.replace(base, penalty_k=float(settings.tracking_penalty_k),
+                               window_influence=float(settings.tracking_window_influence),
+                               lr=float(settings.tracking_lr), context_amount=float(settings.tracking_context_amount),
+                               mask_threshold=float(settings.tracking_mask_threshold),
+                               lost_threshold=float(settings.tracking_lost_threshold),
+                               lost_frames=int(settings.tracking_lost_frames),
+                               recover_threshold=max(base.recover_threshold, float(settings.tracking_lost_threshold)))
