@@ -30,11 +30,11 @@ tracker's confidence (ours: its presence confidence; a peer: 1 when it gives a b
 and IoU (0 where the target is absent). VOT-LT: precision Pr(t) = mean IoU over the frames reported present
 (confidence >= t), recall Re(t) = mean IoU over the frames where the target is present (0 where reported absent),
 per sequence, averaged over sequences; F = max over t of 2 Pr Re / (Pr + Re), with Pr, Re and t there.
-Re-acquisition: per event (the listed ones, and every run of 5+ frames without ground truth), whether a published detection reaches IoU >=
-0.5 within 30 frames of the target being fully back (the first frame back is frame 0; delay in frames), over all
-events and over those tracked (same test) in one of the 5 frames before it left; median delay. The share of
-absent frames with a published detection. Published: the tracker's own decision (not holding its box), or
-confidence >= --presence-threshold.
+Re-acquisition: per event (the listed ones, and every run of 5+ frames without ground truth), whether a published
+detection reaches IoU >= 0.5 within 30 frames of the target being fully back (the first frame back is frame 0;
+delay in frames), over all events and over those tracked (same test) in one of the 5 frames before it left; median
+delay. The share of absent frames with a published detection. Published: the tracker's own decision (not holding
+its box), or confidence >= --presence-threshold.
 """
 from __future__ import annotations
 
