@@ -1,5 +1,6 @@
 """rosbag2 files (sqlite3 and MCAP) without ROS, with `rosbags`: read the image messages of one topic, write a bag
-with those images plus what the node would have published for them (detection, mask, confidence)."""
+with those images plus what the node would have published for them (detection, detections, mask, masks,
+confidence), by the node's own rule (attsiammask_core.session.publication)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -10,9 +11,14 @@ from typing import Any
 import numpy as np
 
 from attsiammask_core.image_messages import compressed_to_bgr, image_to_bgr
+from attsiammask_core.session.publication import DetectionFields, frame_publication
+from attsiammask_core.session.results import FrameResult
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
+DETECTION = "vision_msgs/msg/Detection2D"
+DETECTIONS = "vision_msgs/msg/Detection2DArray"
+FLOAT32 = "std_msgs/msg/Float32"
 # vision_msgs (not in rosbags' stores): the fields of interfaces/vision_msgs_fallback (upstream 4.1.1), which a
 # test keeps equal to those files.
 VISION_MSGS = {
@@ -23,6 +29,7 @@ VISION_MSGS = {
     "vision_msgs/msg/ObjectHypothesisWithPose": "ObjectHypothesis hypothesis\ngeometry_msgs/PoseWithCovariance pose\n",
     "vision_msgs/msg/Detection2D": "std_msgs/Header header\nObjectHypothesisWithPose[] results\nBoundingBox2D bbox\n"
                                    "string id\n",
+    "vision_msgs/msg/Detection2DArray": "std_msgs/Header header\nDetection2D[] detections\n",
 }
 
 
@@ -102,10 +109,11 @@ class ImageBag:
 
 
 class OutputBag:
-    """A new rosbag2 with the input images and the node's topics (same storage as the input)."""
+    """A new rosbag2 with the input images and the node's topics (same storage as the input); ``masks`` (the label
+    image) is written when several targets are tracked."""
 
     def __init__(self, path: Path, image_topic: str, image_type: str, namespace: str, store: Any,
-                 mcap: bool) -> None:
+                 mcap: bool, several: bool = False) -> None:
         from rosbags.rosbag2 import StoragePlugin, Writer
 
         if Path(path).exists():
@@ -114,44 +122,57 @@ class OutputBag:
         self._writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP if mcap else StoragePlugin.SQLITE3)
         self._writer.open()
         ns = namespace.rstrip("/")
-        self._image = self._writer.add_connection(image_topic, image_type, typestore=store)
-        self._detection = self._writer.add_connection(f"{ns}/detection", "vision_msgs/msg/Detection2D",
-                                                      typestore=store)
-        self._mask = self._writer.add_connection(f"{ns}/mask", IMAGE, typestore=store)
-        self._confidence = self._writer.add_connection(f"{ns}/confidence", "std_msgs/msg/Float32", typestore=store)
 
-    def write(self, image: BagImage, result: Any | None, track_id: str, class_id: str = "target") -> None:
-        """The input image as it was, then confidence (0 when idle), and detection and mask while tracking."""
-        t = self.store.types
+        def add(topic: str, msgtype: str) -> Any:
+            return self._writer.add_connection(topic, msgtype, typestore=store)
+
+        self._image = add(image_topic, image_type)
+        self._detection = add(f"{ns}/detection", DETECTION)
+        self._detections = add(f"{ns}/detections", DETECTIONS)
+        self._mask = add(f"{ns}/mask", IMAGE)
+        self._masks = add(f"{ns}/masks", IMAGE) if several else None
+        self._confidence = add(f"{ns}/confidence", FLOAT32)
+
+    def write(self, image: BagImage, result: FrameResult | None, class_id: str = "target") -> None:
+        """The input image as it was, then what the node publishes for it (nothing but confidence 0 on frames
+        before tracking starts and on the frame the targets are set on: ``result`` None)."""
         when = image.log_time_ns
         self._writer.write(self._image, when, image.raw)
-        score = float(result.score) if result is not None and np.isfinite(result.score) else 0.0
-        self._put(self._confidence, when, t["std_msgs/msg/Float32"](data=score), "std_msgs/msg/Float32")
+        out = frame_publication(result or FrameResult(0, image.frame.shape[:2]), class_id)
+        self._put(self._confidence, when, self.store.types[FLOAT32](data=out.confidence), FLOAT32)
         if result is None:
             return
-        if result.state == "tracking":
-            self._put(self._detection, when, self._detection_msg(image.header, result, track_id, class_id),
-                      "vision_msgs/msg/Detection2D")
-        mask = np.where(result.mask, np.uint8(255), np.uint8(0))
-        msg = t[IMAGE](header=image.header, height=mask.shape[0], width=mask.shape[1], encoding="mono8",
-                       is_bigendian=0, step=mask.shape[1], data=mask.reshape(-1))
-        self._put(self._mask, when, msg, IMAGE)
+        if out.detection is not None:
+            self._put(self._detection, when, self._detection_msg(image.header, out.detection), DETECTION)
+        detections = [self._detection_msg(image.header, d) for d in out.detections]
+        self._put(self._detections, when, self.store.types[DETECTIONS](header=image.header, detections=detections),
+                  DETECTIONS)
+        if out.mask is not None:
+            self._put(self._mask, when, self._mono8(image.header, np.where(out.mask, np.uint8(255), np.uint8(0))),
+                      IMAGE)
+        if out.labels is not None and self._masks is not None:
+            self._put(self._masks, when, self._mono8(image.header, out.labels), IMAGE)
 
-    def _detection_msg(self, header: Any, result: Any, track_id: str, class_id: str) -> Any:
+    def _mono8(self, header: Any, pixels: np.ndarray) -> Any:
+        return self.store.types[IMAGE](header=header, height=pixels.shape[0], width=pixels.shape[1],
+                                       encoding="mono8", is_bigendian=0, step=pixels.shape[1],
+                                       data=pixels.reshape(-1))
+
+    def _detection_msg(self, header: Any, d: DetectionFields) -> Any:
+        """rosbags' Detection2D from the node's shared mapping (DetectionFields)."""
         t = self.store.types
-        x, y, w, h = (float(v) for v in result.box)
-        cx, cy = x + w / 2.0, y + h / 2.0  # as the node's Detection2D: box centre, size, one hypothesis
         geometry = "geometry_msgs/msg/"
         pose = t[geometry + "PoseWithCovariance"](
-            pose=t[geometry + "Pose"](position=t[geometry + "Point"](x=cx, y=cy, z=0.0),
+            pose=t[geometry + "Pose"](position=t[geometry + "Point"](x=d.center_x, y=d.center_y, z=0.0),
                                       orientation=t[geometry + "Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0)),
             covariance=np.zeros(36, dtype=np.float64))
         hypothesis = t["vision_msgs/msg/ObjectHypothesisWithPose"](
-            hypothesis=t["vision_msgs/msg/ObjectHypothesis"](class_id=class_id, score=float(result.score)), pose=pose)
+            hypothesis=t["vision_msgs/msg/ObjectHypothesis"](class_id=d.class_id, score=d.score), pose=pose)
         bbox = t["vision_msgs/msg/BoundingBox2D"](
-            center=t["vision_msgs/msg/Pose2D"](position=t["vision_msgs/msg/Point2D"](x=cx, y=cy), theta=0.0),
-            size_x=w, size_y=h)
-        return t["vision_msgs/msg/Detection2D"](header=header, results=[hypothesis], bbox=bbox, id=track_id)
+            center=t["vision_msgs/msg/Pose2D"](position=t["vision_msgs/msg/Point2D"](x=d.center_x, y=d.center_y),
+                                              theta=0.0),
+            size_x=d.size_x, size_y=d.size_y)
+        return t[DETECTION](header=header, results=[hypothesis], bbox=bbox, id=d.track_id)
 
     def _put(self, connection: Any, when: int, msg: Any, msgtype: str) -> None:
         self._writer.write(connection, when, self.store.serialize_cdr(msg, msgtype))

@@ -141,13 +141,27 @@ def parse_stamp(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _bag_targets(args: argparse.Namespace) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """(id, box) per --box: ids from --id in the same order, else one id (one box) or target1, target2, ..."""
+    from attsiammask_core.session import check_target_id
+    from attsiammask_core.session.targets import new_track_id
+
+    ids = args.id or []
+    if ids and len(ids) != len(args.box):
+        raise ValueError(f"give one --id per --box ({len(args.box)} box(es), {len(ids)} id(s))")
+    ids = [check_target_id(i) for i in ids] or ([new_track_id()] if len(args.box) == 1
+                                                 else [f"target{k}" for k in range(1, len(args.box) + 1)])
+    if not all(ids) or len(set(ids)) != len(ids):
+        raise ValueError(f"target ids must be distinct and not empty, got {', '.join(map(repr, ids))}")
+    return list(zip(ids, args.box, strict=True))
+
+
 def run_bag(args: argparse.Namespace) -> int:
     """Track through the images of one topic of a bag; write results.jsonl and a new bag with the node's topics."""
-    import uuid
-
     from tqdm import tqdm
 
     from attsiammask_core.bag import BagError, ImageBag, OutputBag
+    from attsiammask_core.session import TrackingSession
 
     if not args.topic:
         print("attsiammask track: error: --bag needs --topic (the image topic)", file=sys.stderr)
@@ -155,35 +169,38 @@ def run_bag(args: argparse.Namespace) -> int:
     bag = out = None
     started = done = 0
     try:
+        targets = _bag_targets(args)
         bag = ImageBag(args.bag, args.topic)
-        tracker = _create_tracker(args)
+        session: TrackingSession = TrackingSession(_create_tracker(args), max_targets=len(targets))
         args.out.mkdir(parents=True, exist_ok=True)
         mcap = any(args.bag.glob("*.mcap")) if args.bag.is_dir() else args.bag.suffix == ".mcap"
-        out = OutputBag(args.out / "bag", args.topic, bag.msgtype, args.namespace, bag.store, mcap)
-        track_id, result = uuid.uuid4().hex[:8], None
+        out = OutputBag(args.out / "bag", args.topic, bag.msgtype, args.namespace, bag.store, mcap, len(targets) > 1)
+        several = len(targets) > 1
         with (args.out / "results.jsonl").open("w", encoding="utf-8") as stream:
             for image in tqdm(bag.images(), total=bag.count, unit="frame", desc="track"):
                 if args.max_frames is not None and started >= args.max_frames:
                     break
                 stamp = stamps.stamp_to_ns(image.header.stamp)
+                result = None
                 if not started and args.stamp is not None and stamp != args.stamp:
-                    record: dict[str, object] = {"frame": image.index, "state": "idle"}
-                    result = None
+                    records: list[dict[str, object]] = [{"frame": image.index, "state": "idle"}]
                 elif not started:
-                    tracker.init(image.frame, args.box)
-                    record, result = {**init_record(args.box), "frame": image.index}, None
+                    for track_id, box in targets:
+                        session.set_target(image.frame, box, stamp, track_id)
+                    records = [{**init_record(box), "frame": image.index, "id": i} for i, box in targets]
                     started = 1
                 else:
-                    result = tracker.track(image.frame)
-                    record = result_record(image.index, result)
+                    result = session.step(image.frame, stamp)
+                    records = [{**result_record(image.index, t.result), "id": t.track_id} for t in result.targets]
                     started += 1
-                out.write(image, result, track_id)
-                stream.write(json.dumps({**record, "stamp": stamps.format_stamp(stamp)}) + "\n")
+                out.write(image, result)
+                for record in records if several else records[:1]:
+                    stream.write(json.dumps({**record, "stamp": stamps.format_stamp(stamp)}) + "\n")
                 done += 1
         if not started:
             where = f" is stamped {stamps.format_stamp(args.stamp)}" if args.stamp is not None else ""
             raise BagError(f"no image on {args.topic}{where}" if where else f"{args.bag}: no image on {args.topic}")
-    except (ValueError, OSError) as err:  # BagError and WeightsError are ValueErrors
+    except (ValueError, OSError) as err:  # BagError, SessionError and WeightsError are ValueErrors
         print(f"attsiammask track: error: {err}", file=sys.stderr)
         return 2
     finally:
@@ -201,6 +218,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.bag is not None:
         return run_bag(args)
+    if len(args.box) > 1 or args.id:
+        print("attsiammask track: error: several --box (and --id) need --bag; a video or frames take one --box",
+              file=sys.stderr)
+        return 2
+    args.box = args.box[0]
 
     writer = None
     try:
@@ -261,7 +283,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "the first image)")
     parser.add_argument("--namespace", default="", help="--bag: namespace of the written detection, mask and "
                         "confidence topics (default: none, as the node's defaults)")
-    parser.add_argument("--box", required=True, type=parse_box, help="initial box x,y,w,h (0-based, top-left)")
+    parser.add_argument("--box", required=True, type=parse_box, action="append",
+                        help="initial box x,y,w,h (0-based, top-left); with --bag repeatable, one per target")
+    parser.add_argument("--id", action="append", help="--bag: the id of each --box's target, in order (default: a "
+                        "new id for one box, target1, target2, ... for several)")
     parser.add_argument("--variant", default="lite", help="model variant (default lite, the embedded model)")
     parser.add_argument("--weights", type=Path, help="official SiamMask .pth or our .pt")
     parser.add_argument("--random-init", action="store_true", help="random weights (smoke tests only)")

@@ -75,8 +75,12 @@ def test_bag_round_trip(tmp_path, clip, mcap, compressed, capsys):
     assert all(r["state"] == "tracking" for r in records[3:])
     assert records[2]["stamp"] == f"{stamps[2] // 10**9}.{stamps[2] % 10**9:09d}"
     written = _read(tmp_path / "out" / "bag")
-    assert sorted(written) == sorted([topic, "/tracker/detection", "/tracker/mask", "/tracker/confidence"])
+    assert sorted(written) == sorted([topic, "/tracker/detection", "/tracker/detections", "/tracker/mask",
+                                      "/tracker/confidence"])
     assert len(written[topic]) == len(frames) and len(written["/tracker/confidence"]) == len(frames)
+    arrays = written["/tracker/detections"]  # every tracked frame, the one target in it with the detection's id
+    assert len(arrays) == len(frames) - 3 and all(len(a.detections) == 1 for _, a in arrays)
+    assert {a.detections[0].id for _, a in arrays} == {d.id for _, d in written["/tracker/detection"]}
     detections = written["/tracker/detection"]
     assert len(detections) == len(frames) - 3 and len(written["/tracker/mask"]) == len(frames) - 3
     for (when, det), record in zip(detections, records[3:], strict=True):
@@ -126,3 +130,27 @@ def test_vision_msgs_definitions_equal_the_interface_package():
     # rosbags computes the same type hash as ROS for these definitions (the upstream value, test/interfaces)
     assert typestore().hash_rihs01("vision_msgs/msg/Detection2D") == (
         "RIHS01_0d12b69df5c593b3455b7346fac8205437a7d4bcb09b9e0e0b2dde787ded38ea")
+
+
+def test_bag_several_targets(tmp_path, clip, capsys):
+    """--box repeated with --id: each target under its id in detections, the first in detection, a label image."""
+    frames, box = clip
+    write_bag(tmp_path / "in", frames, mcap=True, compressed=False)
+    other = (box[0] + 40, box[1] + 30, box[2], box[3])
+    args = ["track", "--bag", str(tmp_path / "in"), "--topic", TOPIC, "--box", ",".join(map(str, box)),
+            "--id", "first", "--box", ",".join(map(str, other)), "--id", "second", "--out", str(tmp_path / "out")]
+    assert main(args) == 0, capsys.readouterr().err
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in records[:2]] == ["first", "second"] and records[0]["state"] == "init"
+    assert len(records) == 2 * len(frames)
+    written = _read(tmp_path / "out" / "bag")
+    assert {d.id for _, d in written["/detection"]} == {"first"}
+    arrays = written["/detections"]
+    assert len(arrays) == len(frames) - 1
+    for _, array in arrays:
+        assert [d.id for d in array.detections] in (["first", "second"], ["first"], ["second"], [])
+    labels = written["/masks"]
+    assert len(labels) == len(frames) - 1 and labels[-1][1].encoding == "mono8"
+    assert set(np.unique(labels[-1][1].data)) <= {0, 1, 2}
+    assert main([*args[:-2], "--id", "third", "--out", str(tmp_path / "o2")]) == 2
+    assert "one --id per --box" in capsys.readouterr().err
