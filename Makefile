@@ -116,3 +116,17 @@ demo: setup
 	. ./env.sh && ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_DOMAIN_ID=$(DEMO_DOMAIN_ID) python -m attsiammask_ros.demo.run \
 	  $(if $(VIDEO),--video "$(VIDEO)") $(if $(BOX),--box "$(BOX)") $(if $(SEQ),--seq "$(SEQ)") \
 	  $(if $(WEIGHTS),--weights "$(WEIGHTS)") $(if $(DEVICE),--device "$(DEVICE)") $(DEMO_ARGS)
+
+# Fuzzing (issue 25): every atheris target of test/fuzz/ (image messages, compressed images, camera_info and depth,
+# weights files, bags, set_target, the export manifest) for FUZZ_SECONDS each, one after another, single-threaded,
+# from the committed seeds and regression inputs; corpus, crash files and logs in build/fuzz/. Prints a table (inputs
+# run, coverage, peak memory, findings) and fails on any crash. `make test` runs each for a few seconds.
+# Options: FUZZ_TARGETS="compressed bag", FUZZ_RSS_LIMIT_MB (libFuzzer -rss_limit_mb), FUZZ_TIMEOUT (-timeout, s).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=
+FUZZ_RSS_LIMIT_MB ?= 2048
+FUZZ_TIMEOUT ?= 10
+.PHONY: fuzz
+fuzz: setup
+	. ./env.sh && python test/fuzz/run_targets.py --seconds $(FUZZ_SECONDS) --rss-limit-mb $(FUZZ_RSS_LIMIT_MB) \
+	  --timeout $(FUZZ_TIMEOUT) $(if $(FUZZ_TARGETS),--targets $(FUZZ_TARGETS))
