@@ -22,6 +22,7 @@ import numpy as np
 from attsiammask_core import stamps
 from attsiammask_core.commands.arguments import positive_int
 from attsiammask_core.config import preset_names
+from attsiammask_core.track_state import TrackState
 from attsiammask_core.tracker import Tracker, TrackResult
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
@@ -111,7 +112,7 @@ def annotate(frame: np.ndarray, record: dict[str, object], mask: np.ndarray | No
     out = frame.copy()
     if mask is not None and mask.any():
         out[mask] = (0.6 * out[mask] + 0.4 * np.array([0, 200, 0])).astype(np.uint8)
-    lost = record["state"] == "lost"
+    lost = record["state"] == TrackState.LOST
     colour = (0, 0, 255) if lost else (0, 255, 0)
     polygon = np.rint(np.asarray(record["polygon"], dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
     cv2.polylines(out, [polygon], True, colour, 2)
@@ -183,7 +184,7 @@ def run_bag(args: argparse.Namespace) -> int:
                 stamp = stamps.stamp_to_ns(image.header.stamp)
                 result = None
                 if not started and args.stamp is not None and stamp != args.stamp:
-                    records: list[dict[str, object]] = [{"frame": image.index, "state": "idle"}]
+                    records: list[dict[str, object]] = [{"frame": image.index, "state": TrackState.IDLE}]
                 elif not started:
                     for track_id, box in targets:
                         session.set_target(image.frame, box, stamp, track_id)
