@@ -130,3 +130,13 @@ FUZZ_TIMEOUT ?= 10
 fuzz: setup
 	. ./env.sh && python test/fuzz/run_targets.py --seconds $(FUZZ_SECONDS) --rss-limit-mb $(FUZZ_RSS_LIMIT_MB) \
 	  --timeout $(FUZZ_TIMEOUT) $(if $(FUZZ_TARGETS),--targets $(FUZZ_TARGETS))
+
+# GPU readiness (issue 25): tools/gpu_check.py tracks a real sequence (default Crossing from data/sequences or
+# ../shared/data/sequences) with torch on CUDA and onnxruntime's CUDA and TensorRT providers and compares every
+# frame's box with the CPU run of the same backend (thresholds in its --help); prints a table. Without a GPU it says
+# so, runs the CPU-side checks and exits 0 when they pass. A GPU machine needs torch's CUDA build (TORCH_PIP_ARGS
+# above) and onnxruntime-gpu. Options: GPU_CHECK_ARGS="--seq <folder> --frames 60 --require-gpu ...".
+GPU_CHECK_ARGS ?=
+.PHONY: gpu-check
+gpu-check: setup
+	. ./env.sh && python tools/gpu_check.py $(GPU_CHECK_ARGS)
