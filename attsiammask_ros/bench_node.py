@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         use_shared_memory_profile,
     )
     from attsiammask_ros.demo.session import Session, SessionError
-    from attsiammask_ros.tracker_node import inference_threads
+    from attsiammask_ros.tracker_setup import inference_threads
 
     torch.set_num_threads(inference_threads())   # track() here runs with the node's thread count
     count = max(int(args.frames), WARMUP + 2) + 1

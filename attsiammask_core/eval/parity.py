@@ -34,7 +34,7 @@ class ParityResult:
 def backend_pair(variant: str, attention: bool, weights: str | None = None, random_init: bool = False,
                  threads: int | None = None) -> tuple[Tracker, Tracker]:
     """A torch tracker and an onnxruntime tracker running the very same loaded weights."""
-    from .ort_model import OrtModel
+    from attsiammask_core.deploy.ort_model import OrtModel
 
     torch_tracker = Tracker.create(variant=variant, weights=weights, attention=attention, random_init=random_init,
                                    threads=threads, backend="torch")
