@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
 
 from attsiammask_core import geometry as geo
-from attsiammask_core.tracker import Tracker
+from attsiammask_core.tracker import Tracker, track_targets
 
 STAGES = ("crop", "backbone", "heads", "presence", "refine", "post")
 
@@ -194,3 +195,43 @@ def compare_with_reference(tracker: Tracker, frames: list[np.ndarray], box: tupl
             for name in diffs:
                 diffs[name] = max(diffs[name], float((getattr(ours, name) - ref[name]).abs().max()))
     return ReferenceComparison(LatencyStats.of(ours_t), LatencyStats.of(ref_t), diffs)
+
+
+TARGET_OFFSETS = ((0, 0), (160, 0), (-160, 0), (0, 140), (0, -140), (160, 140), (-160, -140), (160, -140))
+
+
+class TargetsTimer:
+    """``count`` trackers on one model stepped together by track_targets (one batched search a frame), behind the
+    Tracker's init/track/last_timings; the k-th target's box is the bench box moved by TARGET_OFFSETS[k]."""
+
+    def __init__(self, make: Any, count: int) -> None:
+        if not 1 <= count <= len(TARGET_OFFSETS):
+            raise ValueError(f"targets: 1 to {len(TARGET_OFFSETS)} per frame, got {count}")
+        self.trackers = [make() for _ in range(count)]
+        self.last_timings: dict[str, float] = {}
+
+    def init(self, frame: np.ndarray, box: Any) -> None:
+        x, y, w, h = (float(v) for v in box)
+        for tracker, (dx, dy) in zip(self.trackers, TARGET_OFFSETS, strict=False):
+            tracker.init(frame, (min(max(x + dx, 0.0), frame.shape[1] - w), min(max(y + dy, 0.0), frame.shape[0] - h),
+                                 w, h))
+
+    def track(self, frame: np.ndarray) -> Any:
+        return track_targets(self.trackers, frame)
+
+
+class LostTimer:
+    """A tracker whose every step is a lost step (the widened local search, re-detection tiles, verification)."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker = tracker
+        self.last_timings: dict[str, float] = {}
+
+    def init(self, frame: np.ndarray, box: Any) -> None:
+        self.tracker.init(frame, box)
+
+    def track(self, frame: np.ndarray) -> Any:
+        self.tracker.mark_lost()
+        result = self.tracker.track(frame)
+        self.last_timings = self.tracker.last_timings
+        return result

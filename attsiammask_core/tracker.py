@@ -326,13 +326,23 @@ class Tracker:
         """True once init() has run."""
         return self._kernels is not None
 
-    def _to_tensor(self, crop: np.ndarray) -> torch.Tensor:
-        """(1, 3, H, W) float32 from an H x W x 3 uint8 crop. On the CPU numpy converts it on one thread: a torch op
-        here would wake torch's OpenMP threads, which then spin on the cores the next network step needs."""
+    def mark_lost(self) -> None:
+        """Take the target as lost from the next frame (e.g. it is known to have left the view): the tracker
+        searches for it (re-detection with the verifier) and reports it only once it is found again."""
+        if self._kernels is None:
+            raise RuntimeError("call init(frame, box) before mark_lost()")
+        self._lost = True
+        self._tile_cursor = 0
+
+    def _to_tensor(self, crop: np.ndarray, batched: bool = False) -> torch.Tensor:
+        """(1, 3, H, W) float32 from an H x W x 3 uint8 crop ((N, 3, H, W) from N x H x W x 3 when ``batched``). On
+        the CPU numpy converts it on one thread: a torch op here would wake torch's OpenMP threads, which then spin
+        on the cores the next network step needs."""
+        crops = crop if batched else crop[None]
         if self.device.type == "cpu":
-            return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32)[None])
-        tensor = torch.from_numpy(np.ascontiguousarray(crop)).to(self.device)
-        return tensor.permute(2, 0, 1).unsqueeze(0).to(torch.float32).contiguous()
+            return torch.from_numpy(np.ascontiguousarray(crops.transpose(0, 3, 1, 2), dtype=np.float32))
+        tensor = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+        return tensor.permute(0, 3, 1, 2).to(torch.float32).contiguous()
 
     def init(self, frame: np.ndarray, box: Any) -> None:
         """Start tracking the target in ``box`` (x, y, w, h; clipped to the frame) of ``frame``."""
@@ -369,9 +379,12 @@ class Tracker:
         frame = _check_frame(frame)
         if self._lost:
             return self._track_lost(frame)
-        cfg = self.config
         t0 = time.perf_counter()
-        search = self._search(frame, self._crop_centre(), 1.0, cfg.window_influence)
+        return self._step(frame, self._search(frame, self._crop_centre(), 1.0, self.config.window_influence), t0)
+
+    def _step(self, frame: np.ndarray, search: _Search, t0: float) -> TrackResult:
+        """The tracking step after the network: state update, presence, loss, mask."""
+        cfg = self.config
         t2 = time.perf_counter()
         timings = {"crop": search.timings[0], "backbone": search.timings[1], "heads": search.timings[2]}
         self._state = self._updated_state(search, frame.shape[:2])
@@ -431,20 +444,31 @@ class Tracker:
 
     def _search(self, frame: np.ndarray, centre: np.ndarray, widen: float, influence: float) -> _Search:
         """One search crop centred on ``centre`` (crop convention) through the network, read at the best cell."""
-        cfg = self.config
         t0 = time.perf_counter()
-        scale_z, s_x = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
-                                        widen, cfg.context)
-        crop_box = geo.search_crop_box_xywh(centre, s_x)
-        crop = geo.crop_square(frame, centre, s_x, cfg.instance_size, self._pad)
+        crop, crop_box, scale_z = self._search_crop(frame, centre, widen)
         t1 = time.perf_counter()
         with torch.inference_mode():
             feats = self.model.search_features(self._to_tensor(crop))
             t_backbone = time.perf_counter()
             out = self.model.search_heads(feats, self._kernels)
-            score = torch.softmax(out.cls[0].reshape(2, -1), dim=0)[1].cpu().numpy().astype(np.float64)
-            deltas = out.loc[0].reshape(4, -1).cpu().numpy()
-        t2 = time.perf_counter()
+        return self._read_search(out, crop_box, scale_z, centre, influence,
+                                 (t1 - t0, t_backbone - t1, time.perf_counter() - t_backbone))
+
+    def _search_crop(self, frame: np.ndarray, centre: np.ndarray, widen: float) -> tuple[np.ndarray, np.ndarray,
+                                                                                            float]:
+        """(crop, crop box in the frame, crop pixels per frame pixel) of a search crop centred on ``centre``."""
+        cfg = self.config
+        scale_z, s_x = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
+                                        widen, cfg.context)
+        crop = geo.crop_square(frame, centre, s_x, cfg.instance_size, self._pad)
+        return crop, geo.search_crop_box_xywh(centre, s_x), scale_z
+
+    def _read_search(self, out: Any, crop_box: np.ndarray, scale_z: float, centre: np.ndarray, influence: float,
+                     timings: tuple[float, float, float]) -> _Search:
+        """The network output of one search crop read at its best cell (penalty, window, near-tie blend)."""
+        cfg = self.config
+        score = torch.softmax(torch.as_tensor(out.cls[0]).reshape(2, -1), dim=0)[1].cpu().numpy().astype(np.float64)
+        deltas = torch.as_tensor(out.loc[0]).reshape(4, -1).cpu().numpy()
         if cfg.head == "point":
             boxes = geo.decode_ltrb_cxcywh(deltas, self._anchors)
         else:
@@ -458,7 +482,7 @@ class Tracker:
         return _Search(out=out, crop_box=crop_box, best=best, score=score, best_score=float(weights @ score[near]),
                        lr=lr, offset=(weights @ boxes[near]) / scale_z,
                        origin=np.asarray(centre, dtype=np.float64) - self._crop_centre() + self._state[:2],
-                       timings=(t1 - t0, t_backbone - t1, t2 - t_backbone))
+                       timings=timings)
 
     def _updated_state(self, search: _Search, frame_hw: tuple[int, int]) -> np.ndarray:
         """The state the search's best cell gives: centre moved, size blended at the search's rate, clipped."""
@@ -556,6 +580,55 @@ class Tracker:
 
 
 def track_targets(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackResult]:
-    """One tracking step of every tracker on the same frame, in order (the seam where the targets' search steps
-    are batched into one network call)."""
-    return [tracker.track(frame) for tracker in trackers]
+    """One tracking step of every tracker on the same frame, in order. The search steps of the trackers that are
+    tracking (not lost) on one shared model run as one batched network call; each result is what its tracker's
+    own track() gives (same crops, same reading; the network's batch rows are independent)."""
+    results: list[TrackResult | None] = [None] * len(trackers)
+    groups: dict[int, list[int]] = {}
+    for index, tracker in enumerate(trackers):
+        if tracker.initialised and not tracker._lost and getattr(tracker.model, "batched", True):
+            groups.setdefault(id(tracker.model), []).append(index)
+    for members in groups.values():
+        if len(members) > 1:
+            batch = [trackers[k] for k in members]
+            for k, result in zip(members, _track_batch(batch, frame), strict=True):
+                results[k] = result
+    return [result if result is not None else tracker.track(frame)
+            for tracker, result in zip(trackers, results, strict=True)]
+
+
+def _track_batch(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackResult]:
+    """track() of trackers sharing one model, with their search crops in one network call."""
+    frame = _check_frame(frame)
+    t0 = time.perf_counter()
+    crops = [tracker._search_crop(frame, tracker._crop_centre(), 1.0) for tracker in trackers]
+    first = trackers[0]
+    t1 = time.perf_counter()
+    with torch.inference_mode():
+        feats = first.model.search_features(first._to_tensor(np.stack([crop for crop, _, _ in crops]), batched=True))
+        t_backbone = time.perf_counter()
+        out = first.model.search_heads(feats, _stack(tracker._kernels for tracker in trackers))
+    share = len(trackers)
+    timings = ((t1 - t0) / share, (t_backbone - t1) / share, (time.perf_counter() - t_backbone) / share)
+    return [tracker._step(frame, tracker._read_search(_row(out, k), crop_box, scale_z, tracker._crop_centre(),
+                                                      tracker.config.window_influence, timings), t0)
+            for k, (tracker, (_, crop_box, scale_z)) in enumerate(zip(trackers, crops, strict=True))]
+
+
+def _stack(kernels: Any) -> Any:
+    """Kernels dataclasses of several targets as one, each field concatenated along the batch axis (by numpy on
+    the CPU: a torch op would wake torch's threads, see Tracker._to_tensor)."""
+    kernels = list(kernels)
+
+    def join(parts: list[torch.Tensor]) -> torch.Tensor:
+        if all(part.device.type == "cpu" for part in parts):
+            return torch.from_numpy(np.concatenate([part.numpy() for part in parts]))
+        return torch.cat(parts)
+
+    return type(kernels[0])(**{f.name: join([torch.as_tensor(getattr(k, f.name)) for k in kernels])
+                               for f in dataclasses.fields(kernels[0])})
+
+
+def _row(out: Any, k: int) -> Any:
+    """Row k of a batched search output (a dataclass of tensors or arrays), batch axis kept."""
+    return dataclasses.replace(out, **{f.name: getattr(out, f.name)[k:k + 1] for f in dataclasses.fields(out)})

@@ -6,6 +6,7 @@ lite and r50 at 1 and 2 threads with and without N busy processes beside them.""
 from __future__ import annotations
 
 import argparse
+from functools import partial
 from pathlib import Path
 
 from attsiammask_core.commands.extensions import run_extension
@@ -117,6 +118,29 @@ def run_contention(args: argparse.Namespace) -> int:
     return 0
 
 
+def _like(base, **overrides):  # type: ignore[no-untyped-def]
+    """A fresh tracker on ``base``'s model and configuration (``overrides`` replaced), attention off."""
+    import dataclasses
+
+    from attsiammask_core.tracker import Tracker
+
+    return Tracker(base.model, config=dataclasses.replace(base.config, **overrides), attention=False)
+
+
+def _print_targets_and_lost(results, variant: str, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """Frame time with N targets against one, and the lost step against a tracking step (medians, same run)."""
+    for backend in args.backends:
+        one = results[(variant, backend, False)].step.median_ms
+        for count in args.targets or ():
+            ms = results[(variant, backend, "targets", count)].step.median_ms
+            print(f"{variant} {backend}: {count} target(s) {ms:.1f} ms a frame = {ms / one:.2f}x one target "
+                  f"({one:.1f} ms; median, measured above in turns)")
+        if args.lost:
+            ms = results[(variant, backend, "lost")].step.median_ms
+            print(f"{variant} {backend}: a lost frame (re-detection) {ms:.1f} ms = {ms / one:.2f}x a tracking frame "
+                  f"({one:.1f} ms; median, measured above in turns)")
+
+
 def _print_ratios(results, variants: list[str], backends: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Each variant's median (attention off) over the other variants' and the peers', all measured in this run."""
     peers = [(label, spec) for label, spec in BENCH_PEERS if (spec,) in results]
@@ -170,7 +194,14 @@ def run(args: argparse.Namespace) -> int:
         return run_contention(args)
     import torch
 
-    from attsiammask_core.bench import STAGES, bench_trackers, compare_with_reference, synthetic_sequence
+    from attsiammask_core.bench import (
+        STAGES,
+        LostTimer,
+        TargetsTimer,
+        bench_trackers,
+        compare_with_reference,
+        synthetic_sequence,
+    )
     from attsiammask_core.models import MODELS
 
     if args.threads:
@@ -196,6 +227,15 @@ def run(args: argparse.Namespace) -> int:
             for (label, spec), timer in _peers(args.peers).items():
                 labelled[label] = timer
                 keys.append((spec,))
+        for backend in args.backends:  # several targets a frame, and the lost step, on the same model
+            base = trackers[(backend, False)]
+            for count in args.targets or ():
+                labelled[f"{variant} {backend} {count} targets"] = TargetsTimer(partial(_like, base), count)
+                keys.append((variant, backend, "targets", count))
+            if args.lost:
+                # recover_threshold 1: no candidate is accepted, every frame is a full lost step (held state)
+                labelled[f"{variant} {backend} lost"] = LostTimer(_like(base, recover_threshold=1.0))
+                keys.append((variant, backend, "lost"))
         if variant == "r50":  # pysot's per-frame work, same weights, in turns
             from attsiammask_core.bench import ReferenceFormulation
             from attsiammask_core.tracker import Tracker
@@ -211,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
             on, off = results[(variant, backend, True)], results[(variant, backend, False)]
             print(f"{variant} {backend}: attention adds {100.0 * (on.step.median_ms / off.step.median_ms - 1):+.1f}% "
                   f"per frame (init {on.init_ms:.0f} ms with attention, {off.init_ms:.0f} ms without)")
+        _print_targets_and_lost(results, variant, args)
         if "torch" in args.backends and "onnxruntime" in args.backends:
             for att in (True, False):
                 torch_ms = results[(variant, "torch", att)].step.median_ms
@@ -258,6 +299,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--peers", type=Path, help="folder of the peers' ONNX files (tools/peers/build_peers.py): "
                         "adds OpenCV's NanoTrack V2 and, when present, NanoTrack V3 and LightFC (onnxruntime) on "
                         "the same frames, and prints each variant's median relative to theirs")
+    parser.add_argument("--targets", type=int, nargs="+", metavar="N",
+                        help="also time N targets a frame on one model (one batched search step), e.g. 1 2 4")
+    parser.add_argument("--lost", action="store_true",
+                        help="also time a lost frame (re-detection: widened search, frame tiles, verification)")
     parser.add_argument("--contend", type=int, default=0, metavar="N",
                         help="time lite and r50 at 1 and 2 threads alone and beside N busy processes")
     parser.add_argument("--floor", action="store_true",

@@ -4,9 +4,10 @@ Graphs (inputs -> outputs; shapes for lite / r50):
 - template_features: z (1,3,127,127) -> zf (1,48,8,8) / (1,256,7,7)
 - template_kernels: zf -> cls_kernel, loc_kernel, mask_kernel (the template-side convs, once per target). The
   attention step weights zf (or the kernels) between this graph and the next, outside any graph.
-- search: x (1,3,255,255), cls_kernel, loc_kernel, mask_kernel -> cls, loc, mask_corr, f0, f1, f2 (backbone,
+- search: x (N,3,255,255), cls_kernel, loc_kernel, mask_kernel -> cls, loc, mask_corr, f0, f1, f2 (backbone,
   correlations, box/score heads, mask features, and the backbone levels the refine module reads; one graph,
-  measured 0.6 ms faster a frame than two at 2 threads)
+  measured 0.6 ms faster a frame than two at 2 threads). N (the batch axis, dynamic) = the targets tracked on a
+  frame, each row with its own kernels (tracker.track_targets).
 - refine: p0, p1, p2, p3 (the windows of f0, f1, f2 and the mask_corr vector at the chosen cell) -> logits
   (1,1,127,127). The windows are cut outside the graph, at the cell the tracker picks.
 """
@@ -20,6 +21,7 @@ import torch
 from torch import nn
 
 OPSET = 17
+BATCHED = frozenset({"search"})  # graphs with a dynamic batch axis: one search run for several targets
 TEMPLATE_SIZE = 127
 SEARCH_SIZE = 255
 
@@ -116,6 +118,10 @@ def export_graphs(model: nn.Module, opset: int = OPSET) -> dict[str, bytes]:
             model.__dict__["_traced"] = traced
 
 
+def _batch_axes(spec: GraphSpec) -> dict[str, dict[int, str]]:
+    return {name: {0: "batch"} for name in (*spec.inputs, *spec.outputs)}
+
+
 def _export_each(model: nn.Module, opset: int) -> dict[str, bytes]:
     graphs = {}
     for name, args in example_inputs(model).items():
@@ -125,6 +131,6 @@ def _export_each(model: nn.Module, opset: int) -> dict[str, bytes]:
             warnings.simplefilter("ignore")  # the exporter's deprecation notice and shape-constant tracer notes
             torch.onnx.export(WRAPPERS[name](model).eval(), args, buffer, dynamo=False, opset_version=opset,
                               input_names=list(spec.inputs), output_names=list(spec.outputs),
-                              do_constant_folding=True)
+                              do_constant_folding=True, dynamic_axes=_batch_axes(spec) if name in BATCHED else None)
         graphs[name] = buffer.getvalue()
     return graphs

@@ -119,6 +119,11 @@ class OrtModel:
     def eval(self) -> OrtModel:
         return self
 
+    @property
+    def batched(self) -> bool:
+        """True when the search graph takes several targets at once (dynamic batch axis; older exports: 1)."""
+        return not isinstance(self.sessions["search"].get_inputs()[0].shape[0], int)
+
     def _run(self, name: str, *arrays: np.ndarray) -> list[np.ndarray]:
         spec = GRAPHS[name]
         feeds = {key: np.ascontiguousarray(a, dtype=np.float32) for key, a in zip(spec.inputs, arrays, strict=True)}

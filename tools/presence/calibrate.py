@@ -40,7 +40,7 @@ from attsiammask_core.tracker import Tracker  # noqa: E402
 
 # Collection only: a provisional presence (from the score alone) that fills the appearance memory as tracking would.
 PROVISIONAL = (-4.0, 1.0) + (0.0,) * (len(FEATURE_NAMES) - 1)  # p = sigmoid(logit(score) - 4): 0.5 at 0.982
-GRID = {"lost_threshold": (0.2, 0.3, 0.4, 0.5), "recover_threshold": (0.5, 0.6, 0.7), "lost_frames": (1, 2, 3)}
+GRID = {"lost_threshold": (0.3, 0.5), "recover_threshold": (0.5, 0.7), "lost_frames": (1, 3)}
 
 
 def _tracker(variant: str, model: object, base: Tracker, **overrides: object) -> Tracker:
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         data = collect(args.variant, args.collect, args.label_iou)
         np.savez(cache, **data)
-    print(f"features: {len(data['y'])} frames, {int(data['y'].sum())} positive ({time.perf_counter() - t0:.0f} s)")
+    print(f"\nfeatures: {len(data['y'])} frames, {int(data['y'].sum())} positive ({time.perf_counter() - t0:.0f} s)")
     bias, weights = fit(data["x"], data["y"], data["group"])
     prob = 1 / (1 + np.exp(-(bias + data["x"] @ weights)))
     print(f"fit: bias {bias:.3f} weights "
