@@ -118,19 +118,25 @@ def export_graphs(model: nn.Module, opset: int = OPSET) -> dict[str, bytes]:
             model.__dict__["_traced"] = traced
 
 
-def _batch_axes(spec: GraphSpec) -> dict[str, dict[int, str]]:
-    return {name: {0: "batch"} for name in (*spec.inputs, *spec.outputs)}
+def _export_one(model: nn.Module, name: str, args: tuple[torch.Tensor, ...], buffer: io.BytesIO, opset: int,
+                batched: bool) -> None:
+    spec = GRAPHS[name]
+    axes = {key: {0: "batch"} for key in (*spec.inputs, *spec.outputs)} if batched else None
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice and shape-constant tracer notes
+        torch.onnx.export(WRAPPERS[name](model).eval(), args, buffer, dynamo=False, opset_version=opset,
+                          input_names=list(spec.inputs), output_names=list(spec.outputs), do_constant_folding=True,
+                          dynamic_axes=axes)
 
 
 def _export_each(model: nn.Module, opset: int) -> dict[str, bytes]:
     graphs = {}
     for name, args in example_inputs(model).items():
-        spec = GRAPHS[name]
         buffer = io.BytesIO()
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")  # the exporter's deprecation notice and shape-constant tracer notes
-            torch.onnx.export(WRAPPERS[name](model).eval(), args, buffer, dynamo=False, opset_version=opset,
-                              input_names=list(spec.inputs), output_names=list(spec.outputs),
-                              do_constant_folding=True, dynamic_axes=_batch_axes(spec) if name in BATCHED else None)
+        try:
+            _export_one(model, name, args, buffer, opset, batched=name in BATCHED)
+        except torch.onnx.errors.SymbolicValueError:  # r50's depthwise correlation (a reshape into a grouped
+            buffer = io.BytesIO()                       # convolution) has no dynamic-batch export: batch 1 only
+            _export_one(model, name, args, buffer, opset, batched=False)
         graphs[name] = buffer.getvalue()
     return graphs

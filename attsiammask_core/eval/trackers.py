@@ -39,6 +39,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from attsiammask_core.track_state import TrackState
+
 __all__ = ["EvalTracker", "Prediction", "TrackerFactory", "PEER_FILES", "PEER_SPECS", "SPEC_HELP", "make_tracker",
            "parse_spec", "valid_specs", "box_to_int_xywh", "file_sha256", "model_sha256"]
 
@@ -174,8 +176,8 @@ class OursTracker:
     def update(self, frame: np.ndarray) -> Prediction:
         result = self._tracker.track(frame)
         return Prediction(box=np.asarray(result.box, dtype=np.float64), polygon=np.asarray(result.polygon),
-                          mask=np.asarray(result.mask, dtype=bool), held=result.state == "lost",
-                          confidence=float(result.presence))
+                          mask=np.asarray(result.mask, dtype=bool), held=result.state == TrackState.LOST,
+                          confidence=float(getattr(result, "presence", result.score)))
 
 
 @dataclass(frozen=True)
@@ -333,7 +335,7 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
     # Build (and load) the model once; every factory call wraps it in a fresh Tracker (the model is stateless).
     base = Tracker.create(variant=parsed.variant, weights=weights, device=device, attention=parsed.attention,
                           config=parsed.preset, random_init=random_init, backend="torch",
-                          overrides={"presence": "score"} if parsed.score_only else None)
+                          **({"overrides": {"presence": "score"}} if parsed.score_only else {}))
     backend = resolve_backend(backend, base.device, base.attention_config)
     name = dataclasses.replace(parsed, attention=base.attention_config.enabled).canonical
     # The model's own digest keys the cache: embedded weights may change without a file to hash.

@@ -471,6 +471,7 @@ def test_config_must_read_the_model_s_head():
 def test_create_uses_the_weights_stored_config_then_overrides(tmp_path):
     from attsiammask_core.config import preset, tracker_config_to_json
     from attsiammask_core.models import build_model
+    from attsiammask_core.presence import with_shipped_presence
     from attsiammask_core.tracker import stored_tracker_config
     from attsiammask_core.weights import save_weights
 
@@ -478,14 +479,18 @@ def test_create_uses_the_weights_stored_config_then_overrides(tmp_path):
     path = tmp_path / "tuned.pt"
     save_weights(build_model("lite"), path, {"variant": "lite", "tracker_config": tracker_config_to_json(stored)})
     assert stored_tracker_config(path) == stored
-    assert Tracker.create(weights=path).config == stored
-    assert Tracker.create(weights=path, overrides={"lr": 0.2}).config == dataclasses.replace(stored, lr=0.2)
-    assert Tracker.create(weights=path, config="nanotrack").config == preset("nanotrack")
+    # presence "auto": the variant's shipped presence calibration and its loss thresholds fill in, then overrides
+    calibrated = with_shipped_presence(stored, "lite")
+    assert calibrated.presence == "verifier"
+    assert Tracker.create(weights=path).config == calibrated
+    assert Tracker.create(weights=path, overrides={"lr": 0.2}).config == dataclasses.replace(calibrated, lr=0.2)
+    assert Tracker.create(weights=path, config="nanotrack").config == with_shipped_presence(preset("nanotrack"),
+                                                                                            "lite")
     with pytest.raises(ValueError, match="unknown tracker configuration fields"):
         Tracker.create(weights=path, overrides={"speed": 1})
     plain = tmp_path / "plain.pt"
     save_weights(build_model("lite"), plain, {"variant": "lite"})
-    assert Tracker.create(weights=plain).config == preset("nanotrack")  # the variant's preset
+    assert Tracker.create(weights=plain).config == with_shipped_presence(preset("nanotrack"), "lite")  # its preset
 
 
 def test_lite_inference_paths_are_traced_on_cpu_with_the_same_outputs():
