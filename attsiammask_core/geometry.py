@@ -298,10 +298,11 @@ def near_tie_weights(pscore: np.ndarray, best: int, temperature: float) -> tuple
     return near, weights / weights.sum()
 
 
-def tile_centres(frame_hw: Sequence[int], side: float, near_xy: Sequence[float],
-                 overlap: float = 0.25) -> list[np.ndarray]:
+def tile_centres(frame_hw: Sequence[int], side: float, near_xy: Sequence[float], overlap: float = 0.25,
+                 reach: float = 0.0) -> list[np.ndarray]:
     """Centres of square tiles of ``side`` covering the frame (neighbours overlap by ``overlap`` of the side; one
-    tile per axis when the side covers it), nearest to ``near_xy`` first: the re-detection's search order."""
+    tile per axis when the side covers it), nearest to ``near_xy`` first: the re-detection's search order.
+    ``reach`` > 0 keeps the tiles whose centre is within ``reach`` sides of ``near_xy`` (0: all)."""
     height, width = float(frame_hw[0]), float(frame_hw[1])
     step = max(float(side) * (1.0 - overlap), 1.0)
 
@@ -313,4 +314,6 @@ def tile_centres(frame_hw: Sequence[int], side: float, near_xy: Sequence[float],
 
     grid = [np.array([x, y]) for y in axis(height) for x in axis(width)]
     near = np.asarray(near_xy, dtype=np.float64)
+    if reach > 0:
+        grid = [c for c in grid if float(np.hypot(*(c - near))) <= reach * side]
     return sorted(grid, key=lambda c: (float(np.hypot(*(c - near))), float(c[1]), float(c[0])))

@@ -413,7 +413,7 @@ class Tracker:
         if self._memory is not None and cfg.redetect_tiles:
             _, side = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
                                        1.0, cfg.context)
-            centres = geo.tile_centres(frame.shape[:2], side, self._crop_centre())
+            centres = geo.tile_centres(frame.shape[:2], side, self._crop_centre(), reach=cfg.redetect_reach)
             for k in range(min(cfg.redetect_tiles, len(centres))):
                 centre = centres[(self._tile_cursor + k) % len(centres)]
                 searches.append(self._search(frame, centre, 1.0, 0.0))
