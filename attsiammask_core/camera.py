@@ -18,6 +18,9 @@ MAX_FOCAL_PX = 1e7
 MIN_FOCAL_PX = 1e-3
 MAX_PRINCIPAL_PX = 1e7
 K_TOLERANCE = 1e-9  # how far K's fixed entries (K[1,0], the third row 0 0 1) may be from their values
+# How many distortion coefficients OpenCV's undistortPoints takes; a shorter D is padded with zeros (the missing
+# terms have no effect), a longer one is refused.
+OPENCV_D_COUNTS = (4, 5, 8, 12, 14)
 
 
 def _check_k(k: np.ndarray) -> None:
@@ -67,6 +70,10 @@ class PinholeCamera:
         if self.distortion_model not in (PLUMB_BOB, RATIONAL_POLYNOMIAL, EQUIDISTANT) and np.any(d != 0):
             raise ValueError(f"unsupported distortion model {self.distortion_model!r} (plumb_bob, "
                              f"rational_polynomial, equidistant)")
+        if d.size > OPENCV_D_COUNTS[-1]:
+            raise ValueError(f"{d.size} distortion coefficients, more than the {OPENCV_D_COUNTS[-1]} OpenCV takes")
+        if d.size and d.size not in OPENCV_D_COUNTS:
+            d = np.pad(d, (0, next(n for n in OPENCV_D_COUNTS if n > d.size) - d.size))
         object.__setattr__(self, "k", k)
         object.__setattr__(self, "d", d)
 

@@ -180,3 +180,23 @@ def test_fuzzed_cameras_give_a_value_error_or_a_finite_unit_ray():
         outcomes["rays"] += 1
         assert np.all(np.isfinite(ray)) and abs(np.linalg.norm(ray) - 1.0) < 1e-9 and ray[2] > 0, (k, d, u, v, ray)
     assert outcomes["refused"] > 100 and outcomes["rays"] > 100, outcomes
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 6, 7, 9, 10, 11, 13])
+def test_distortion_of_any_length_up_to_14_gives_a_ray(count):
+    # issue 25 fuzzing: a camera_info with 3, 6, 7, ... coefficients made cv2.undistortPoints raise cv2.error (not
+    # a ValueError) in the node's spatial step; missing terms are zeros, so D is padded to a length OpenCV takes
+    k = [500.0, 0.0, 320.0, 0.0, 500.0, 240.0, 0.0, 0.0, 1.0]
+    d = [0.01 * (i + 1) for i in range(count)]
+    camera = cam.PinholeCamera(k=k, d=d, distortion_model="plumb_bob", width=640, height=480)
+    assert camera.d.size in (4, 5, 8, 12, 14) and camera.d[:count].tolist() == d and not camera.d[count:].any()
+    padded = cam.PinholeCamera(k=k, d=camera.d, distortion_model="plumb_bob", width=640, height=480)
+    ray = cam.pixel_ray(camera, 100.0, 400.0)
+    np.testing.assert_allclose(ray, cam.pixel_ray(padded, 100.0, 400.0))
+    assert abs(np.linalg.norm(ray) - 1.0) < 1e-12 and ray[2] > 0
+
+
+def test_more_than_14_distortion_coefficients_are_refused():
+    with pytest.raises(ValueError, match="15 distortion coefficients, more than the 14 OpenCV takes"):
+        cam.PinholeCamera(k=[500.0, 0, 320, 0, 500, 240, 0, 0, 1], d=[0.0] * 15, distortion_model="plumb_bob",
+                      width=640, height=480)
