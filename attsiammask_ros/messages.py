@@ -122,7 +122,7 @@ def debug_overlay(frame: np.ndarray, result: Any | None, state: str, track_id: s
         polygon = np.asarray(result.polygon, dtype=np.float64).reshape(-1, 2)
         if polygon.size and np.all(np.isfinite(polygon)):
             cv2.polylines(out, [np.round(polygon).astype(np.int32)], True, (255, 200, 0), 2)
-        text = f"{state} {result.score:.2f} {track_id}"
+        text = f"{state} {getattr(result, 'presence', result.score):.2f} {track_id}"
     else:
         text = state
     cv2.putText(out, text, (5, 18 + 18 * line), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)

@@ -74,7 +74,7 @@ class NodeOutputs:
             if where.point is None:
                 continue
             box3d = spatial_messages.detection3d_message(where.point, where.size, header, target.track_id,
-                                                         settings.target_class_id, target.result.score)
+                                                         settings.target_class_id, target.result.presence)
             boxes3d.append(box3d)
             if first:
                 self.point.publish(spatial_messages.point_message(where.point, header))

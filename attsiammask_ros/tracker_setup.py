@@ -49,8 +49,12 @@ def build_tracker(settings: TrackerNodeParameters) -> Tracker:
 def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> TrackerConfig:
     """``base`` with the run-time tracking parameters applied (ValueError when TrackerConfig rejects them).
 
-    Only fields that no cached anchor/window depends on change, so it is safe mid-track. Recovery from
-    loss needs at least the loss threshold: recover_threshold = max(base's, tracking.lost_threshold).
+    ``base`` is the tracker's own configuration from Tracker.create (the weights' tuned values and the variant's
+    shipped presence calibration, whose verifier weights it keeps); the node's parameters replace only the fields
+    they name, and their defaults are the lite calibration's, so a default node tracks with exactly what
+    Tracker.create gives. Only fields that no cached anchor/window depends on change, so it is safe mid-track.
+    Recovery needs at least the loss threshold: recover_threshold = max(tracking.recover_threshold,
+    tracking.lost_threshold), so either can change alone at run time.
     """
     return dataclasses.replace(base, penalty_k=float(settings.tracking_penalty_k),
                                window_influence=float(settings.tracking_window_influence),
@@ -58,4 +62,7 @@ def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> Trac
                                mask_threshold=float(settings.tracking_mask_threshold),
                                lost_threshold=float(settings.tracking_lost_threshold),
                                lost_frames=int(settings.tracking_lost_frames),
-                               recover_threshold=max(base.recover_threshold, float(settings.tracking_lost_threshold)))
+                               recover_threshold=max(float(settings.tracking_recover_threshold),
+                                                     float(settings.tracking_lost_threshold)),
+                               redetect_tiles=int(settings.tracking_redetect_tiles),
+                               redetect_reach=float(settings.tracking_redetect_reach))

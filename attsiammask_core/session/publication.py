@@ -16,7 +16,7 @@ __all__ = ["DetectionFields", "FramePublication", "detection_fields", "label_ima
 @dataclass(frozen=True)
 class DetectionFields:
     """The values of one vision_msgs/Detection2D: box centre and size (pixels, theta 0), id, one hypothesis
-    (class_id, score) whose pose position is the box centre."""
+    (class_id, score = the target's presence confidence) whose pose position is the box centre."""
 
     track_id: str
     center_x: float
@@ -30,7 +30,8 @@ class DetectionFields:
 def detection_fields(target: TargetResult, class_id: str) -> DetectionFields:
     """A target's result as Detection2D values: the axis-aligned box (x, y, w, h) -> centre and size."""
     x, y, w, h = (float(v) for v in target.result.box)
-    return DetectionFields(target.track_id, x + w / 2.0, y + h / 2.0, w, h, class_id, float(target.result.score))
+    return DetectionFields(target.track_id, x + w / 2.0, y + h / 2.0, w, h, class_id,
+                           float(target.result.presence))
 
 
 def label_image(targets: list[TargetResult], image_hw: tuple[int, int]) -> np.ndarray:
@@ -47,7 +48,9 @@ def label_image(targets: list[TargetResult], image_hw: tuple[int, int]) -> np.nd
 class FramePublication:
     """Everything one processed frame publishes.
 
-    confidence: the first target's score (0 without a target, or not finite); detection: the first target's
+    confidence: the first target's presence confidence (TrackResult.presence: the verifier's probability that the
+    box holds the target, or the box head's score without a verifier; 0 without a target, or not finite);
+    detection: the first target's
     Detection2D while it is tracked; mask: the first target's mask (when masks are published); detections: every
     tracked target, in target order (empty when none); labels: their label image when more than one target is set
     (and masks are published); located: the tracked targets, for the 3D outputs.
@@ -64,7 +67,7 @@ class FramePublication:
 def frame_publication(frame: FrameResult, class_id: str, publish_mask: bool = True) -> FramePublication:
     """The one rule for what a processed frame publishes (see FramePublication)."""
     first = frame.first
-    score = float(first.result.score) if first is not None else 0.0
+    score = float(first.result.presence) if first is not None else 0.0
     confidence = score if math.isfinite(score) else 0.0
     located = [t for t in frame.targets if t.result.state == TrackState.TRACKING]
     detections = [detection_fields(t, class_id) for t in located]

@@ -12,7 +12,7 @@ CONTRACT_NAMES = [
     "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.threads",
     "model.half", "attention.enabled", "tracking.penalty_k", "tracking.window_influence", "tracking.lr",
     "tracking.context_amount", "tracking.mask_threshold", "tracking.lost_threshold", "tracking.lost_frames",
-    "tracking.max_targets",
+    "tracking.recover_threshold", "tracking.redetect_tiles", "tracking.redetect_reach", "tracking.max_targets",
     "input.transport", "input.reliability", "input.queue_depth", "input.camera_info", "input.depth",
     "input.sync_tolerance_ms", "target.class_id", "target.frame_buffer", "target.stamp_tolerance_ms",
     "output.publish_mask", "output.publish_debug_image",
@@ -106,14 +106,30 @@ def test_descriptors_carry_type_range_choices_and_read_only():
 
 
 def test_tracking_defaults_are_the_values_stored_with_the_embedded_weights():
-    from attsiammask_core.tracker import stored_tracker_config
+    from attsiammask_core.tracker import stored_tracker_config, with_shipped_presence
     from attsiammask_core.weights import embedded_weights_path
 
     stored = stored_tracker_config(embedded_weights_path("lite"))
     assert stored is not None, "the embedded lite weights carry their tuned tracker configuration"
-    for field in ("penalty_k", "window_influence", "lr", "context_amount", "mask_threshold", "lost_threshold",
-                  "lost_frames"):
+    for field in ("penalty_k", "window_influence", "lr", "context_amount", "mask_threshold"):
         assert params.DEFAULTS[f"tracking.{field}"] == getattr(stored, field), field
+    # loss and re-detection: the lite variant's shipped presence calibration (what Tracker.create fills in)
+    calibrated = with_shipped_presence(stored, "lite")
+    assert calibrated.presence == "verifier" and calibrated.presence_weights
+    for field in ("lost_threshold", "lost_frames", "recover_threshold", "redetect_tiles", "redetect_reach"):
+        assert params.DEFAULTS[f"tracking.{field}"] == getattr(calibrated, field), field
+
+
+@pytest.mark.parametrize(("name", "good", "bad", "message"), [
+    ("tracking.recover_threshold", 0.0, 1.5, "in [0.0, 1.0]"),
+    ("tracking.redetect_tiles", 16, 17, "in [0, 16]"),
+    ("tracking.redetect_tiles", 0, -1, "in [0, 16]"),
+    ("tracking.redetect_reach", 100.0, -0.5, "in [0.0, 100.0]"),
+])
+def test_redetection_parameters_have_ranges(name, good, bad, message):
+    assert params.validate(name, good) is None
+    assert message in params.validate(name, bad)
+    assert "must be an integer" in params.validate("tracking.redetect_tiles", 2.0)
 
 
 def test_interface_page_parameter_table_is_the_schema():

@@ -189,7 +189,7 @@ def test_run_time_threshold_change_is_applied(harness):
     results = node.set_parameters([Parameter("tracking.lost_threshold", value=0.3),
                                    Parameter("tracking.lost_frames", value=5)])
     assert all(r.successful for r in results)
-    assert node.tracker.config.recover_threshold == TrackerConfig().recover_threshold
+    assert node.tracker.config.recover_threshold == params.DEFAULTS["tracking.recover_threshold"]
     assert wait_for(lambda: len(harness.detections) > n_det and node.state == "tracking"), "recovers"
     assert wait_for(lambda: harness.detections[-1].results[0].hypothesis.class_id == "cup")
     assert node.set_parameters([Parameter("target.class_id", value="target")])[0].successful
@@ -437,13 +437,29 @@ def test_build_tracker_with_the_onnxruntime_backend():
     assert type(build_tracker(params.TrackerNodeParameters(model_backend="torch")).model).__name__ != "OrtModel"
 
 
+def test_default_parameters_keep_the_shipped_presence_calibration():
+    """The node's default parameters applied to what Tracker.create gives change nothing: the lite calibration
+    (verifier weights, thresholds, re-detection) is not replaced by stale values."""
+    settings = params.TrackerNodeParameters(model_backend="torch")
+    created = build_tracker(settings).config
+    assert created.presence == "verifier" and created.presence_weights
+    assert tracker_config(created, settings) == created
+    assert (created.lost_threshold, created.lost_frames, created.recover_threshold) == (0.5, 1, 0.7)
+
+
 def test_tracker_config_keeps_recovery_above_loss():
     base = TrackerConfig()
     settings = params.TrackerNodeParameters(tracking_lost_threshold=0.8, tracking_penalty_k=0.2, tracking_lr=1.0)
     config = tracker_config(base, settings)
     assert (config.lost_threshold, config.recover_threshold, config.penalty_k, config.lr) == (0.8, 0.8, 0.2, 1.0)
     assert (config.stride, config.score_size, config.ratios) == (base.stride, base.score_size, base.ratios)
-    assert tracker_config(base, params.TrackerNodeParameters()).recover_threshold == base.recover_threshold
+    defaults = tracker_config(base, params.TrackerNodeParameters())
+    assert defaults.recover_threshold == params.DEFAULTS["tracking.recover_threshold"]
+    assert (defaults.redetect_tiles, defaults.redetect_reach) == (2, 0.0)
+    lowered = params.TrackerNodeParameters(tracking_recover_threshold=0.2, tracking_redetect_tiles=0,
+                                           tracking_redetect_reach=3.0)
+    config = tracker_config(base, lowered)
+    assert (config.recover_threshold, config.redetect_tiles, config.redetect_reach) == (0.5, 0, 3.0)
 
 
 # ---- the executable: start-up failure and clean shutdown on signals ------------------------------------------
