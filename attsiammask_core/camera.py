@@ -89,12 +89,15 @@ class PinholeCamera:
 def normalised_coordinates(camera: PinholeCamera, pixels_uv: np.ndarray) -> np.ndarray:
     """(N,2) pixel coordinates -> (N,2) undistorted normalised coordinates (x/z, y/z)."""
     points = np.asarray(pixels_uv, dtype=np.float64).reshape(-1, 1, 2)
-    if camera.distortion_model == EQUIDISTANT:
-        out = cv2.fisheye.undistortPoints(points, camera.k, camera.d)
-    elif camera.d.size == 0 or not np.any(camera.d):
-        out = cv2.undistortPoints(points, camera.k, None)
-    else:
-        out = cv2.undistortPoints(points, camera.k, camera.d)
+    try:  # OpenCV's own refusals of K or D become the ValueError callers handle
+        if camera.distortion_model == EQUIDISTANT:
+            out = cv2.fisheye.undistortPoints(points, camera.k, camera.d)
+        elif camera.d.size == 0 or not np.any(camera.d):
+            out = cv2.undistortPoints(points, camera.k, None)
+        else:
+            out = cv2.undistortPoints(points, camera.k, camera.d)
+    except cv2.error as exc:
+        raise ValueError(f"OpenCV cannot undistort with this camera_info: {str(exc).strip()[:200]}") from None
     return out.reshape(-1, 2)
 
 

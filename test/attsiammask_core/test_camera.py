@@ -200,3 +200,15 @@ def test_more_than_14_distortion_coefficients_are_refused():
     with pytest.raises(ValueError, match="15 distortion coefficients, more than the 14 OpenCV takes"):
         cam.PinholeCamera(k=[500.0, 0, 320, 0, 500, 240, 0, 0, 1], d=[0.0] * 15, distortion_model="plumb_bob",
                       width=640, height=480)
+
+
+def test_opencv_refusals_become_value_errors(monkeypatch):
+    camera = cam.PinholeCamera(k=[500.0, 0, 320, 0, 500, 240, 0, 0, 1], d=[0.1, 0, 0, 0, 0],
+                               distortion_model="plumb_bob", width=640, height=480)
+
+    def refuse(*args):
+        raise cv2.error("(-215:Assertion failed) in function 'undistortPointsInternal'")
+
+    monkeypatch.setattr(cam.cv2, "undistortPoints", refuse)
+    with pytest.raises(ValueError, match="OpenCV cannot undistort with this camera_info: .*Assertion failed"):
+        cam.pixel_ray(camera, 10.0, 20.0)
