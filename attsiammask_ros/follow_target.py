@@ -1,10 +1,14 @@
 """`follow_target`: an example controller on the tracker's outputs. It turns toward the target and keeps a set
 distance: subscribes target/point (geometry_msgs/PointStamped, from input.depth) and, for turning alone,
-target/ray (geometry_msgs/Vector3Stamped), plus confidence; publishes cmd_vel (geometry_msgs/Twist) at a fixed rate.
+target/ray (geometry_msgs/Vector3Stamped), plus confidence, detection and detections; publishes cmd_vel
+(geometry_msgs/Twist) at a fixed rate.
 
 Assumes the camera looks along the robot's forward axis, level, near its turning axis (optical frame: x right,
-z forward). Speeds are bounded; it stops (publishes zero) when the target is lost (confidence below
-min_confidence), when its data is older than timeout_s, and on shutdown.
+z forward). Speeds are bounded; it stops (publishes zero) while the target is lost: the tracker's latest
+processed frame (``detections``, one per processed frame) holds no detection of the followed target (the first
+target, whose id ``detection`` carries), or the presence confidence is below min_confidence; when its data is
+older than timeout_s; and on shutdown. It resumes with the first fresh point (or ray) after the target is found
+again: the data from before the loss is dropped.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float32
+from vision_msgs.msg import Detection2D, Detection2DArray
 
 from attsiammask_ros.node_help import DOCS, print_help_if_requested
 
@@ -36,7 +41,7 @@ class FollowParameters:
     max_linear: float = 0.5  # m/s, forwards and backwards
     max_angular: float = 1.0  # rad/s
     timeout_s: float = 0.5  # older data stops the robot
-    min_confidence: float = 0.3  # below it the target counts as lost
+    min_confidence: float = 0.5  # presence confidence below it counts as lost (the tracker's lost_threshold)
     rate_hz: float = 20.0  # cmd_vel rate
 
     RANGES = {"target_distance": (0.1, 20.0), "k_linear": (0.0, 10.0), "k_angular": (0.0, 20.0),
@@ -67,9 +72,11 @@ class Command:
 
 
 def command(p: FollowParameters, point: tuple[float, float, float] | None, point_age: float,
-            ray: tuple[float, float, float] | None, ray_age: float, confidence: float | None) -> Command:
-    """The bounded velocity command for the latest data (pure: ages in seconds, confidence None = none yet)."""
-    if confidence is not None and confidence < p.min_confidence:
+            ray: tuple[float, float, float] | None, ray_age: float, confidence: float | None,
+            present: bool | None = None) -> Command:
+    """The bounded velocity command for the latest data (pure: ages in seconds, confidence None = none yet;
+    ``present``: whether the tracker's latest processed frame has a detection of the target, None = unknown)."""
+    if present is False or (confidence is not None and confidence < p.min_confidence):
         return Command(0.0, 0.0, "lost")
     fresh_point = point is not None and point_age <= p.timeout_s
     fresh_ray = ray is not None and ray_age <= p.timeout_s
@@ -89,6 +96,14 @@ def _clamp(value: float, bound: float) -> float:
     return max(-bound, min(bound, value))
 
 
+def target_present(detected_ids: set[str], followed_id: str | None) -> bool | None:
+    """Whether one processed frame's detections hold the followed target: False when it holds none, None when
+    the followed id is not known yet (no ``detection`` received) and some target is detected."""
+    if not detected_ids:
+        return False
+    return None if followed_id is None else followed_id in detected_ids
+
+
 class FollowTargetNode(Node):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
@@ -100,10 +115,14 @@ class FollowTargetNode(Node):
         self._point: tuple[tuple[float, float, float], float] | None = None
         self._ray: tuple[tuple[float, float, float], float] | None = None
         self._confidence: float | None = None
+        self._present: bool | None = None
+        self._followed_id: str | None = None
         self.last = Command(0.0, 0.0, "no data")
         self.create_subscription(PointStamped, "target/point", self._on_point, 10)
         self.create_subscription(Vector3Stamped, "target/ray", self._on_ray, 10)
         self.create_subscription(Float32, "confidence", self._on_confidence, 10)
+        self.create_subscription(Detection2D, "detection", self._on_detection, 10)
+        self.create_subscription(Detection2DArray, "detections", self._on_detections, 10)
         self._cmd_pub = self.create_publisher(Twist, "cmd_vel", 10)
         self._timer = self.create_timer(1.0 / self.settings.rate_hz, self._tick)
 
@@ -127,12 +146,23 @@ class FollowTargetNode(Node):
     def _on_confidence(self, msg: Float32) -> None:
         self._confidence = float(msg.data)
 
+    def _on_detection(self, msg: Detection2D) -> None:
+        self._followed_id = msg.id  # the first target's id: the one whose point and ray the tracker publishes
+
+    def _on_detections(self, msg: Detection2DArray) -> None:
+        self._present = target_present({d.id for d in msg.detections}, self._followed_id)
+        if self._present is False:  # lost: what was seen before must not steer the robot once it is found again
+            self._point = self._ray = None
+
     def _tick(self) -> None:
         now = time.monotonic()
         point, point_at = self._point or (None, 0.0)
         ray, ray_at = self._ray or (None, 0.0)
-        self.last = command(self.settings, point, now - point_at, ray, now - ray_at, self._confidence)
-        self.publish(self.last)
+        cmd = command(self.settings, point, now - point_at, ray, now - ray_at, self._confidence, self._present)
+        if cmd.reason != self.last.reason and "lost" in (cmd.reason, self.last.reason):
+            self.get_logger().info(f"target {'lost: stopping' if cmd.reason == 'lost' else 'found: ' + cmd.reason}")
+        self.last = cmd
+        self.publish(cmd)
 
     def publish(self, cmd: Command) -> None:
         twist = Twist()
@@ -143,9 +173,11 @@ class FollowTargetNode(Node):
 HELP = f"""usage: follow_target [--ros-args -p NAME:=VALUE ...]
 
 An example controller on the tracker's outputs: turns toward the target and keeps target_distance. Subscribes
-target/point (geometry_msgs/PointStamped, from the tracker's input.depth), target/ray (geometry_msgs/Vector3Stamped)
-and confidence (std_msgs/Float32); publishes cmd_vel (geometry_msgs/Twist) at rate_hz. It stops when the confidence
-is below min_confidence, when its data is older than timeout_s, and on shutdown.
+target/point (geometry_msgs/PointStamped, from the tracker's input.depth), target/ray (geometry_msgs/Vector3Stamped),
+confidence (std_msgs/Float32), detection and detections (vision_msgs); publishes cmd_vel (geometry_msgs/Twist) at
+rate_hz. It stops while the target is lost (the tracker's latest frame has no detection of it, or the confidence
+is below min_confidence), when its data is older than timeout_s, and on shutdown; it resumes once the target is
+found again.
 
 parameters (default, range):
 {chr(10).join(f"  {name} ({getattr(FollowParameters(), name)}, {low}-{high})"

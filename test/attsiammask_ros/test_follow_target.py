@@ -1,6 +1,7 @@
-"""follow_target: the control law (bounded, stops when lost or stale), and the whole loop through real rclpy:
-the production tracker (embedded lite model) with camera_info and depth on a simulated scene, follow_target's
-cmd_vel moving the simulated robot, whose motion is fed back into the rendering."""
+"""follow_target: the control law (bounded, stops when lost or stale), stopping while the tracker reports the target
+lost and resuming after (through real rclpy, tracker outputs played by a test node), and the whole loop through
+real rclpy: the production tracker (embedded lite model) with camera_info and depth on a simulated scene,
+follow_target's cmd_vel moving the simulated robot, whose motion is fed back into the rendering."""
 from __future__ import annotations
 
 import math
@@ -15,13 +16,19 @@ pytest.importorskip("attsiammask_interfaces.srv", reason="interfaces not built: 
 from attsiammask_interfaces.srv import SetTarget  # noqa: E402
 from geometry_msgs.msg import PointStamped, Twist  # noqa: E402
 from node_harness import SEC, keep_publishing, wait_for  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from sim_scene import CX, CY, FX, FY, HEIGHT, WIDTH, Robot, Scene  # noqa: E402
-from std_msgs.msg import Header  # noqa: E402
+from std_msgs.msg import Float32, Header  # noqa: E402
+from vision_msgs.msg import Detection2D, Detection2DArray  # noqa: E402
 
-from attsiammask_ros.follow_target import FollowParameters, FollowTargetNode, command  # noqa: E402
+from attsiammask_ros.follow_target import (  # noqa: E402
+    FollowParameters,
+    FollowTargetNode,
+    command,
+    target_present,
+)
 from attsiammask_ros.image_conversion import bgr_to_image  # noqa: E402
 from attsiammask_ros.tracker_node import TrackerNode  # noqa: E402
 
@@ -49,11 +56,88 @@ def test_command_is_bounded_and_stops_when_lost_or_stale():
     assert turning.reason == "turning" and turning.linear == 0.0 and turning.angular < 0
 
 
+def test_command_stops_while_the_frame_has_no_detection_of_the_target():
+    fresh = (0.5, 0.0, 3.0)
+    gone = command(P, fresh, 0.0, None, 0.0, 0.95, present=False)  # a confident candidate, but no detection
+    assert (gone.linear, gone.angular, gone.reason) == (0.0, 0.0, "lost")
+    assert command(P, fresh, 0.0, None, 0.0, 0.95, present=True).reason == "following"
+    assert command(P, fresh, 0.0, None, 0.0, 0.95, present=None).reason == "following"  # unknown: as before
+    assert command(P, fresh, 0.0, None, 0.0, P.min_confidence - 0.01, present=True).reason == "lost"
+
+
+def test_target_present_follows_the_first_targets_id():
+    assert target_present(set(), None) is False and target_present(set(), "a") is False
+    assert target_present({"a", "b"}, "a") is True
+    assert target_present({"b"}, "a") is False  # another target is tracked, the followed one is not
+    assert target_present({"b"}, None) is None
+
+
 @pytest.mark.parametrize("name, value", [("max_linear", -1.0), ("timeout_s", 0.0), ("k_angular", math.nan),
                                          ("rate_hz", True), ("no_such", 1.0)])
 def test_parameters_are_validated(name, value):
     with pytest.raises((ValueError, TypeError)):
         FollowParameters(**{name: value})
+
+
+def test_follow_node_stops_while_lost_and_resumes_after(context):
+    """The tracker's outputs, played frame by frame by a test node: tracked frames (confidence, detection,
+    detections, target/point), then lost frames (confidence above min_confidence, as a rejected re-detection
+    candidate can have, and an empty detections), then tracked again. The data stay fresh (timeout_s 5 s), so
+    the stop comes from the lost frames, not from staleness."""
+    ns = "/follow_lost"
+    follow = FollowTargetNode(context=context, namespace=ns, parameter_overrides=[Parameter("timeout_s", value=5.0)])
+    tracker = rclpy.create_node("tracker_outputs", namespace=ns, context=context)
+    pubs = {name: tracker.create_publisher(kind, name, 10) for name, kind in (
+        ("confidence", Float32), ("detection", Detection2D), ("detections", Detection2DArray),
+        ("target/point", PointStamped))}
+    commands: list[Twist] = []
+    tracker.create_subscription(Twist, "cmd_vel", commands.append, 50)
+    executor = SingleThreadedExecutor(context=context)
+    for node in (follow, tracker):
+        executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+
+    def frame(k: int, tracked: bool, confidence: float) -> None:
+        header = _header(2000 * SEC + k * SEC // 10)
+        pubs["confidence"].publish(Float32(data=confidence))
+        detections = []
+        if tracked:
+            detection = Detection2D(header=header, id="person")
+            pubs["detection"].publish(detection)
+            detections.append(detection)
+            point = PointStamped(header=header)
+            point.point.x, point.point.z = 0.4, 3.0  # ahead, to the right: forward and turning right
+            pubs["target/point"].publish(point)
+        pubs["detections"].publish(Detection2DArray(header=header, detections=detections))
+
+    def moving() -> bool:
+        return bool(commands) and commands[-1].linear.x > 0.0 and commands[-1].angular.z < 0.0
+
+    def stopped() -> bool:
+        return bool(commands) and commands[-1].linear.x == 0.0 and commands[-1].angular.z == 0.0
+
+    try:
+        assert wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 10.0)
+        k = 0
+        assert keep_publishing(lambda: frame(k, True, 0.98), lambda: follow.last.reason == "following", 10.0)
+        assert wait_for(moving, 5.0), "follows the tracked target"
+        for k in range(1, 4):  # lost: no detection although the confidence is high
+            frame(k, False, 0.9)
+        assert wait_for(lambda: follow.last.reason == "lost" and stopped(), 3.0), "stops while lost"
+        n = len(commands)
+        assert wait_for(lambda: len(commands) > n + 3, 3.0) and all(
+            c.linear.x == 0.0 and c.angular.z == 0.0 for c in commands[n:]), "stays stopped"
+        frame(4, False, 0.1)  # and with a low confidence
+        assert not wait_for(lambda: follow.last.reason != "lost", 0.5)
+        k = 5
+        assert keep_publishing(lambda: frame(k, True, 0.95), lambda: follow.last.reason == "following", 5.0)
+        assert wait_for(moving, 3.0), "resumes once the target is detected again"
+    finally:
+        executor.shutdown()
+        spinner.join(10)
+        for node in (follow, tracker):
+            node.destroy_node()
 
 
 def _header(stamp_ns: int) -> Header:
