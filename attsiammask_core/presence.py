@@ -26,6 +26,7 @@ __all__ = ["CALIBRATION_FILE", "FEATURE_NAMES", "calibration_from_values", "ship
            "score_map_features"]
 
 CALIBRATION_FILE = Path(__file__).resolve().parent / "weights" / "presence.json"
+DISTRACTOR_MARGIN = 0.05  # how much closer to a distractor than to the target a candidate must be to be refused
 FEATURE_NAMES = ("score_logit", "sim_init", "sim_init_centre", "sim_memory", "peak_margin", "score_spread")
 
 
@@ -104,12 +105,13 @@ class PresenceMemory:
                         dtype=np.float64)
 
     def like_distractor(self, candidate: np.ndarray) -> bool:
-        """True when the candidate is closer to a remembered distractor than to the target (first frame, memory)."""
+        """True when the candidate is closer (by DISTRACTOR_MARGIN) to a remembered distractor than to the target
+        (first frame, memory)."""
         if not self.distractors:
             return False
         cand = candidate[0] if candidate.ndim == 4 else candidate
         target = max([cosine(cand, self.initial), *(cosine(cand, m) for m in self.confirmed)])
-        return max(cosine(cand, d) for d in self.distractors) > target
+        return max(cosine(cand, d) for d in self.distractors) > target + DISTRACTOR_MARGIN
 
     def confirm(self, candidate: np.ndarray) -> None:
         self.confirmed.append(np.array(candidate[0] if candidate.ndim == 4 else candidate, dtype=np.float32))

@@ -47,6 +47,7 @@ TRACKING = TrackState.TRACKING
 LOST = TrackState.LOST
 CONFIRM_CONFIDENCE = 0.8  # presence at or above which a frame's box is taken as the target's
 CONFIRM_EVERY = 10        # confident frames between two appearances added to the memory
+DISTRACTOR_SCORE = 0.9    # raw box-head score from which a candidate the verifier refuses is remembered as a distractor
 
 
 @dataclass(frozen=True)
@@ -430,8 +431,8 @@ class Tracker:
             template = self._template_features(frame, state)
             confidence = self._presence(template, search)
             accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(template)
-            if not accepted and search.best_score >= cfg.recover_threshold:
-                self._memory.reject(template)  # the box head likes it, the verifier does not: a look-alike
+            if search.best_score >= DISTRACTOR_SCORE and confidence < cfg.lost_threshold:
+                self._memory.reject(template)  # the box head likes it, the verifier clearly not: a look-alike
         timings["presence"] = time.perf_counter() - t2
         if not accepted:
             timings["refine"], timings["post"] = 0.0, 0.0

@@ -249,3 +249,20 @@ def test_area_context_is_lightfcs_crop_and_equals_pysot_for_squares():
     assert context_side((20.0, 80.0), 0.5, "area") == pytest.approx(2.0 * 40.0)  # LightFC: factor 2 * sqrt(w h)
     scale_z, s_x = search_scale((20.0, 80.0), 0.5, 127, 255, mode="area")
     assert scale_z == pytest.approx(127 / 80.0) and s_x == round(80.0 * 255 / 127)
+
+
+def test_tile_centres_cover_the_frame_nearest_first_within_reach():
+    from attsiammask_core.geometry import tile_centres
+
+    height, width, side = 480, 640, 200.0
+    centres = tile_centres((height, width), side, (600, 40))
+    covered = np.zeros((height, width), bool)
+    for cx, cy in centres:
+        covered[max(0, int(cy - side / 2)):int(cy + side / 2), max(0, int(cx - side / 2)):int(cx + side / 2)] = True
+    assert covered.all()
+    distances = [float(np.hypot(cx - 600, cy - 40)) for cx, cy in centres]
+    assert distances == sorted(distances)
+    assert len(tile_centres((100, 100), 300.0, (0, 0))) == 1  # one tile when the side covers the frame
+    near = tile_centres((height, width), side, (600, 40), reach=1.0)
+    assert 0 < len(near) < len(centres)
+    assert all(np.hypot(cx - 600, cy - 40) <= side for cx, cy in near)

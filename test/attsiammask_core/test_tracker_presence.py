@@ -1,0 +1,143 @@
+"""The tracker with the presence verifier: lost on a frame without the target, re-found elsewhere by the frame tiles;
+several targets in one batched step; the lost step's bounded number of searches."""
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from attsiammask_core import geometry as geo
+from attsiammask_core.track_state import TrackState
+from attsiammask_core.tracker import Tracker, track_targets
+
+H, W = 240, 320
+
+
+def _scene():
+    rng = np.random.default_rng(3)
+    background = np.kron(rng.integers(40, 200, (H // 8, W // 8, 3), dtype=np.uint8), np.ones((8, 8, 1), np.uint8))
+    texture = np.zeros((40, 40, 3), np.uint8)
+    texture[:] = (40, 140, 240)
+    cv2.circle(texture, (20, 20), 10, (20, 60, 160), -1)
+
+    def frame(*positions):
+        image = background.copy()
+        for x, y in positions:
+            image[y:y + 40, x:x + 40] = texture
+        return image
+
+    return frame
+
+
+@pytest.fixture(scope="module")
+def lite():
+    return Tracker.create(variant="lite", backend="onnxruntime", threads=1)
+
+
+def _fresh(base: Tracker, **overrides) -> Tracker:
+    return Tracker(base.model, config=dataclasses.replace(base.config, **overrides), attention=False)
+
+
+def test_lost_while_absent_and_found_again_far_away(lite):
+    frame = _scene()
+    tracker = _fresh(lite)
+    assert tracker.config.presence == "verifier"  # the shipped calibration of the lite weights
+    tracker.init(frame((60, 100)), (60, 100, 40, 40))
+    for i in range(1, 10):
+        result = tracker.track(frame((60 + i, 100)))
+        assert result.state == TrackState.TRACKING and result.presence > 0.9
+    absent = [tracker.track(frame()) for _ in range(15)]
+    # the raw score stays high on the empty background (a ghost); the presence confidence does not
+    assert max(r.score for r in absent) > 0.7
+    assert all(r.state == TrackState.LOST for r in absent[tracker.config.lost_frames:])
+    assert max(r.presence for r in absent[tracker.config.lost_frames:]) < tracker.config.lost_threshold
+    back = [tracker.track(frame((230, 40 + i))) for i in range(10)]
+    found = next(i for i, r in enumerate(back) if r.state == TrackState.TRACKING)
+    assert found <= 5
+    x, y, w, h = back[-1].box
+    assert abs(x - 230) < 8 and abs(y - 49) < 8 and 30 < w < 50 and 30 < h < 50
+
+
+def test_candidates_the_head_likes_but_the_verifier_refuses_are_remembered(lite):
+    frame = _scene()
+    tracker = _fresh(lite)
+    tracker.init(frame((60, 100)), (60, 100, 40, 40))
+    tracker.mark_lost()
+    results = [tracker.track(frame()) for _ in range(4)]  # background only: the head still scores it high
+    assert all(r.state == TrackState.LOST for r in results)
+    assert max(r.score for r in results) >= 0.9
+    assert len(tracker._memory.distractors) > 0
+    # the target itself is not mistaken for a distractor: found once the tiles reach it
+    states = [tracker.track(frame((200, 150))).state for _ in range(6)]
+    assert TrackState.TRACKING in states
+
+
+def test_a_lost_step_runs_the_local_search_plus_redetect_tiles_searches(lite, monkeypatch):
+    frame = _scene()
+    for tiles in (0, 2, 5):
+        tracker = _fresh(lite, redetect_tiles=tiles, recover_threshold=1.0)
+        tracker.init(frame((60, 100)), (60, 100, 40, 40))
+        tracker.mark_lost()
+        cfg = tracker.config
+        _, side = geo.search_scale((40, 40), cfg.context_amount, cfg.exemplar_size, cfg.instance_size, 1.0,
+                                   cfg.context)
+        available = len(geo.tile_centres((H, W), side, (80, 120)))
+        calls: list[int] = []
+        original = tracker._search
+
+        def counted(*args, _original=original, _calls=calls, **kwargs):
+            _calls.append(1)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(tracker, "_search", counted)
+        tracker.track(frame())
+        assert len(calls) == 1 + min(tiles, available)
+
+
+def test_mark_lost_needs_init(lite):
+    with pytest.raises(RuntimeError, match="init"):
+        _fresh(lite).mark_lost()
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_several_targets_in_one_batched_step_give_each_tracker_s_own_results(backend):
+    base = Tracker.create(variant="lite", backend=backend, threads=1)
+    frame = _scene()
+    boxes = [(60, 100, 40, 40), (200, 60, 40, 40), (150, 170, 40, 40)]
+    alone = [_fresh(base) for _ in boxes]
+    together = [_fresh(base) for _ in boxes]
+    first = frame((60, 100), (200, 60), (150, 170))
+    for a, b, box in zip(alone, together, boxes, strict=True):
+        a.init(first, box)
+        b.init(first, box)
+    calls = []
+    search_heads = base.model.search_heads
+    base.model.search_heads = lambda feats, kernels: calls.append(1) or search_heads(feats, kernels)
+    try:
+        for i in range(1, 6):
+            image = frame((60 + i, 100), (200 - i, 60), (150, 170 + i))
+            expected = [t.track(image) for t in alone]
+            calls.clear()
+            got = track_targets(together, image)
+            assert len(calls) == 1  # one network call for the three targets
+            for e, g in zip(expected, got, strict=True):
+                np.testing.assert_allclose(g.box, e.box, atol=1e-6)
+                assert g.state == e.state and g.presence == pytest.approx(e.presence, abs=1e-6)
+                np.testing.assert_array_equal(g.mask, e.mask)
+    finally:
+        base.model.search_heads = search_heads
+
+
+def test_a_lost_target_steps_alone_beside_the_batch(lite):
+    frame = _scene()
+    trackers = [_fresh(lite) for _ in range(3)]
+    first = frame((60, 100), (200, 60))
+    trackers[0].init(first, (60, 100, 40, 40))
+    trackers[1].init(first, (200, 60, 40, 40))
+    trackers[2].init(first, (150, 170, 40, 40))  # background only: the verifier should not hold on to it forever
+    trackers[2].mark_lost()
+    results = track_targets(trackers, frame((61, 100), (199, 60)))
+    assert [r.state for r in results[:2]] == [TrackState.TRACKING, TrackState.TRACKING]
+    assert results[2].state in (TrackState.LOST, TrackState.TRACKING)
