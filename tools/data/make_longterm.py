@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Write long-term sequences (target out of view and back) from data/sequences with a virtual camera.
 
-For every sequence of the validation and/or test split (or, asked, the train split) (attsiammask_core/data/split.json) that qualifies, a crop
-window follows the target, pans away until it is out of view, stays away 15-90 frames and pans back; the rule,
-its parameters and the checks are in attsiammask_core/eval/longterm_data.py. Output, one folder per split:
+For every sequence of the validation and/or test split (or, asked, the train split; attsiammask_core/data/split.json)
+that qualifies, a crop window follows the target, pans away until it is out of view, stays away 15-90 frames and
+pans back; the rule, its parameters and the checks are in attsiammask_core/eval/longterm_data.py. Output, one
+folder per split:
 
     <out>/<split>/<name>-lt/img/             the frames cropped by the window (JPEG, quality --jpeg-quality)
     <out>/<split>/<name>-lt/groundtruth.txt  x,y,w,h in window coordinates (0-based, clipped to the window);
@@ -31,7 +32,7 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -206,6 +207,19 @@ def make_split(data: Path, out: Path, split: str, params: LongTermParams, jpeg_q
     return written
 
 
+def _overrides(items: list[str]) -> dict[str, object]:
+    """FIELD=VALUE pairs as LongTermParams values: "a,b" -> a tuple of numbers, else one int or float."""
+    known = {f.name for f in fields(LongTermParams)} - {"seed"}
+    values: dict[str, object] = {}
+    for item in items:
+        name, _, text = item.partition("=")
+        if name not in known or not text:
+            raise ValueError(f"{item!r}: use FIELD=VALUE with FIELD one of {', '.join(sorted(known))}")
+        numbers = tuple(float(v) if "." in v else int(v) for v in text.split(","))
+        values[name] = numbers if "," in text else numbers[0]
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=REPO_ROOT / "data" / "sequences",
@@ -217,12 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-file", type=Path, help="split JSON (default attsiammask_core/data/split.json)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the camera draws (default 0)")
     parser.add_argument("--jpeg-quality", type=int, default=95, help="JPEG quality of the frames (default 95)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change a camera parameter of LongTermParams (e.g. min_present=60, stay=10,40); for "
+                             "calibration sets only: the evaluation sets use the defaults")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"make_longterm: error: --data: not a folder: {args.data}", file=sys.stderr)
         return 2
     cv2.setNumThreads(1)
-    params = replace(LongTermParams(), seed=args.seed)
+    try:
+        params = replace(LongTermParams(), seed=args.seed, **_overrides(args.set))
+    except (TypeError, ValueError) as err:
+        print(f"make_longterm: error: --set: {err}", file=sys.stderr)
+        return 2
     splits = BOTH if args.split == "both" else (args.split,)
     totals = {}
     try:
