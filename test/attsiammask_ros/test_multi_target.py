@@ -36,11 +36,49 @@ def _target(box, stamp_ns: int, target_id: str):
     return req
 
 
+def _run_crossing(h: Harness, scene: Crossing, arrays: dict[int, Detection2DArray]) -> dict[int, int]:
+    """Set A and B on frame 0, then play every frame, each re-sent until its detections arrive; stamp -> frame."""
+    first = 200 * SEC
+    assert keep_publishing(lambda: h.publish_array(scene.render(0), first),
+                           lambda: first in h.node._frames.stamps(), 30.0)
+    for target_id, box in zip(("A", "B"), scene.boxes(0), strict=True):
+        answer = h.call(h.set_target, _target(box, first, target_id), 60.0)
+        assert answer.success and answer.track_id == target_id, answer.message
+    stamps = {}
+    for k in range(1, scene.frames + 10):
+        frame_k = min(k, scene.frames - 1)
+        stamp = first + k * SEC // 30
+        stamps[stamp] = frame_k
+        assert keep_publishing(lambda: h.publish_array(scene.render(frame_k), stamp),  # noqa: B023
+                               lambda: stamp in arrays, 30.0), f"no detections for frame {k}"  # noqa: B023
+    return stamps
+
+
+@pytest.mark.xfail(strict=True, reason="known defect (issue 23 x 24): a lost target's re-detection (tile search) "
+                   "accepts another tracked target that looks like it; the session should refuse candidates on "
+                   "boxes other targets hold")
+def test_a_lost_target_is_not_reacquired_on_another_target(context):
+    scene = Crossing(frames=60, hide_b_from=45)
+    h = Harness(context, "/multi_reacquire", overrides={"tracking.max_targets": 2}, build=tracker_node.build_tracker)
+    arrays: dict[int, Detection2DArray] = {}
+    h.client.create_subscription(Detection2DArray, "detections",
+                                 lambda m: arrays.__setitem__(m.header.stamp.sec * SEC + m.header.stamp.nanosec, m),
+                                 100)
+    try:
+        stamps = _run_crossing(h, scene, arrays)
+        assert [d.id for d in arrays[max(stamps)].detections] == ["A"], "B re-acquired on A: two ids, one object"
+    finally:
+        h.close()
+
+
 def test_two_look_alikes_cross_keep_their_ids_and_one_is_lost(context):
     scene = Crossing(frames=60, hide_b_from=45)
-    # The lite model scores an empty wall about 0.8 and a visible target about 1.0 here: 0.9 tells them apart.
-    h = Harness(context, "/multi", overrides={"tracking.lost_threshold": 0.9, "tracking.lost_frames": 3,
-                                              "tracking.max_targets": 2}, build=tracker_node.build_tracker)
+    # The default loss threshold (0.5) reads the presence probability: about 0 on the empty wall where B was, 0.94
+    # to 1.0 on both visible targets here (the box head's raw score gives the wall 0.8, which is why this test used
+    # 0.9 before the verifier). The tile search is off: it finds A, a look-alike of B that the verifier cannot
+    # tell apart, and would re-acquire B on it (see test_a_lost_target_is_not_reacquired_on_another_target).
+    h = Harness(context, "/multi", overrides={"tracking.redetect_tiles": 0, "tracking.max_targets": 2},
+                build=tracker_node.build_tracker)
     arrays: dict[int, Detection2DArray] = {}
     labels: list[Image] = []
     h.client.create_subscription(Detection2DArray, "detections",
