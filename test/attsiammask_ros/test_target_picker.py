@@ -1,10 +1,15 @@
-"""target_picker in a real browser: headless Chromium (Debian's, driven by Playwright) against the picker and a
-live tracker node through real rclpy. The page loads and its frames update; a drag sets the target on the frame
-the operator drew on (its stamp and its pixels, checked in the node); clear works; bad drags show the node's
-error. Screenshots: outputs/picker/."""
+"""target_picker: its request parsing and per-target state (colours, states from /diagnostics), its HTTP routes
+against a live tracker node through real rclpy (several targets by id, clear per id and all), and the page in a real
+browser: headless Chromium (Debian's, driven by Playwright). The page loads and its frames update; a drag sets the
+target on the frame the operator drew on (its stamp and its pixels, checked in the node); a second drag with an id
+adds a target, listed in its own colour; clear per id and clear all work; bad drags show the node's error.
+Screenshots: outputs/picker/."""
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -13,10 +18,18 @@ rclpy = pytest.importorskip("rclpy", reason="rclpy not installed: run `make setu
 pytest.importorskip("attsiammask_interfaces.srv", reason="interfaces not built: run `make setup` and source env.sh")
 pytest.importorskip("aiohttp", reason="aiohttp not installed: make setup installs it")
 import numpy as np  # noqa: E402
-from node_harness import HW, Harness  # noqa: E402
+from node_harness import HW, Harness, RecordingModel, wait_for  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
-from attsiammask_ros.target_picker import PickerServer, TargetPicker, set_target_request  # noqa: E402
+from attsiammask_core.track_state import TrackState  # noqa: E402
+from attsiammask_ros.target_picker import (  # noqa: E402
+    PALETTE,
+    ColourBook,
+    PickerServer,
+    TargetPicker,
+    set_target_request,
+    states_from_diagnostics,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SHOTS = REPO / "outputs" / "picker"
@@ -35,9 +48,48 @@ def test_set_target_request_from_the_page():
             set_target_request(bad)
 
 
+def test_set_target_request_carries_a_checked_target_id():
+    box = {"x": 10, "y": 20, "w": 30, "h": 40, "stamp": "1.000000000"}
+    assert set_target_request(box).target_id == ""  # the single target
+    assert set_target_request({**box, "target_id": " cart-2 "}).target_id == "cart-2"
+    for bad in ("no/path", "x" * 65, 7):
+        with pytest.raises(ValueError, match="target_id"):
+            set_target_request({**box, "target_id": bad})
+
+
+def test_one_colour_per_id_while_it_is_tracked():
+    book = ColourBook()
+    colours = [book.colour(f"t{k}") for k in range(len(PALETTE))]
+    assert len(set(colours)) == len(PALETTE) and book.colour("t3") == colours[3]  # distinct, and stable
+    book.keep_only({"t0", "t2"})
+    assert book.colour("new") == colours[1]  # the first colour no current id has
+    assert book.colour("t2") == colours[2]
+
+
+def test_states_from_the_trackers_diagnostics():
+    assert states_from_diagnostics({"states": "a:tracking b:lost c.1:idle"}) == {
+        "a": TrackState.TRACKING, "b": TrackState.LOST, "c.1": TrackState.IDLE}
+    assert states_from_diagnostics({"states": "a:flying :lost"}) == {} and states_from_diagnostics({}) == {}
+
+
+def _post(url: str, body: object) -> tuple[int, dict]:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+class UnbatchedModel(RecordingModel):
+    """The planted model searches one crop at a time: several targets take one search call each."""
+
+    batched = False
+
+
 @pytest.fixture
 def picker_rig(context):
-    h = Harness(context, "/pk_main")
+    h = Harness(context, "/pk_main", model=UnbatchedModel())
     values: dict[int, int] = {}
     counter = {"n": 0}
 
@@ -61,6 +113,47 @@ def picker_rig(context):
     h.close()
 
 
+def test_several_targets_by_id_and_clear_per_id_over_http(picker_rig):
+    h, picker, url, _ = picker_rig
+    assert wait_for(lambda: picker.latest()[0] is not None, 20.0), "no frame reached the picker"
+    stamp = picker.latest()[1]["stamp"]
+    status, first = _post(url + "set_target", {"x": 20, "y": 20, "w": 40, "h": 30, "stamp": stamp})
+    assert status == 200 and first["success"], first
+    for target_id, x in (("cart", 90), ("tool", 50)):
+        status, answer = _post(url + "set_target", {"x": x, "y": 60, "w": 40, "h": 30, "stamp": stamp,
+                                                    "target_id": target_id})
+        assert status == 200 and answer["success"] and answer["track_id"] == target_id, answer
+    ids = [first["track_id"], "cart", "tool"]
+    assert [t.track_id for t in h.node.session.targets] == ids
+
+    def shown() -> list[dict]:
+        return picker.latest()[1]["targets"]
+
+    # every target with its colour, its state and (once tracked frames come) its box
+    assert wait_for(lambda: [t["id"] for t in shown()] == ids and all(t["box"] for t in shown()), 20.0), shown()
+    assert len({t["colour"] for t in shown()}) == 3
+    colours = {t["id"]: t["colour"] for t in shown()}
+    assert wait_for(lambda: all(t["state"] == "tracking" for t in shown()), 10.0)
+
+    status, bad = _post(url + "set_target", {"x": 0, "y": 0, "w": 9, "h": 9, "stamp": stamp, "target_id": "a b"})
+    assert status == 400 and not bad["success"] and "not an id" in bad["message"]
+    status, missing = _post(url + "clear_target", {"target_id": "nobody"})
+    assert status == 200 and not missing["success"] and "no target has id" in missing["message"]
+
+    status, cleared = _post(url + "clear_target", {"target_id": "cart"})
+    assert status == 200 and cleared["success"], cleared
+    assert [t.track_id for t in h.node.session.targets] == [ids[0], "tool"]
+    assert [t["id"] for t in shown()] == [ids[0], "tool"]
+    assert {t["id"]: t["colour"] for t in shown()} == {k: colours[k] for k in (ids[0], "tool")}  # kept theirs
+    assert wait_for(lambda: [t["id"] for t in shown()] == [ids[0], "tool"] and picker.latest()[1]["state"]
+                    == "tracking", 5.0), "diagnostics brought back a cleared target"
+
+    status, everything = _post(url + "clear_target", {})
+    assert status == 200 and everything["success"] and h.node.session.targets == [] and shown() == []
+    status, bad = _post(url + "clear_target", [1])
+    assert status == 400 and not bad["success"]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs Debian's chromium)")
 def test_pick_clear_and_bad_drags_in_headless_chromium(picker_rig):
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed: make setup")
@@ -81,6 +174,7 @@ def test_pick_clear_and_bad_drags_in_headless_chromium(picker_rig):
         scale = canvas["width"] / HW[1]
 
         def drag(x0: float, y0: float, x1: float, y1: float) -> str:
+            canvas = page.locator("#canvas").bounding_box()  # now: the bar above may have wrapped meanwhile
             before = page.text_content("#answer")
             page.mouse.move(canvas["x"] + x0 * scale, canvas["y"] + y0 * scale)
             page.mouse.down()
@@ -114,19 +208,35 @@ def test_pick_clear_and_bad_drags_in_headless_chromium(picker_rig):
         assert stamp_ns != h.node._frames.latest()[0]  # the newest frame had moved on: the stamp mattered
         page.wait_for_function("document.getElementById('state').textContent === 'tracking'", timeout=15000)
         page.screenshot(path=str(SHOTS / "2_tracking.png"))
-        # 3. clear works
+        # 3. a drag with an id adds a second target, listed in its own colour; its own clear removes only it
+        page.fill("#target-id", "second")
+        answer = drag(20, 20, 50, 50)
+        assert answer.startswith("OK: ") and "second" in answer, answer
+        assert [t.track_id for t in h.node.session.targets] == [target.track_id, "second"]
+        page.wait_for_function("document.querySelectorAll('#targets li').length === 2", timeout=15000)
+        colours = page.eval_on_selector_all("#targets li", "items => items.map(i => i.style.borderColor)")
+        assert len(set(colours)) == 2, colours
+        page.screenshot(path=str(SHOTS / "3_two_targets.png"))
+        before = page.text_content("#answer")
+        page.click("#targets li[data-id='second'] button.clear-one")
+        page.wait_for_function(f"document.getElementById('answer').textContent !== {before!r}", timeout=15000)
+        assert page.text_content("#answer").startswith("OK: "), page.text_content("#answer")
+        assert [t.track_id for t in h.node.session.targets] == [target.track_id]
+        page.wait_for_function("document.querySelectorAll('#targets li').length === 1", timeout=15000)
+        page.fill("#target-id", "")
+        # 4. clear all works
         before = page.text_content("#answer")
         page.click("#clear")
         page.wait_for_function(f"document.getElementById('answer').textContent !== {before!r}", timeout=15000)
         assert page.text_content("#answer").startswith("OK: ") and h.node.target is None
         page.wait_for_function("document.getElementById('state').textContent === 'idle'", timeout=15000)
-        page.screenshot(path=str(SHOTS / "3_cleared.png"))
-        # 4. bad drags show the node's own error: no size, and a box that leaves the image
+        page.screenshot(path=str(SHOTS / "4_cleared.png"))
+        # 5. bad drags show the node's own error: no size, and a box that leaves the image
         answer = drag(50, 50, 50, 50)
         assert answer.startswith("refused: box size 0 x 0 px is below the minimum of 4 px"), answer
         answer = drag(157, 117, 250, 200)  # mostly beyond the right and bottom edges
         assert answer.startswith("refused: ") and "lie inside the 160x120 image" in answer, answer
         assert h.node.target is None
-        page.screenshot(path=str(SHOTS / "4_refused.png"))
+        page.screenshot(path=str(SHOTS / "5_refused.png"))
         browser.close()
     assert picker.frame_count >= 5
