@@ -54,5 +54,10 @@ def one_input(data: bytes) -> None:
         bag.close()
 
 
+# A bag is opened once per `attsiammask track --bag` run, not once per message: opening one whose embedded message
+# definitions are new costs ~120 ms of CPU (rosbags generates the types), whatever its length. The budget bounds what
+# matters here: no refusal may cost seconds or hundreds of MB for a few KB of file.
+BUDGET = harness.Budget(base_ms=2000.0, ms_per_kib=2.0, base_mb=256.0, mb_per_kib=0.25)
+
 if __name__ == "__main__":
-    harness.main(NAME, harness.checked(one_input, (BagError,)))
+    harness.main(NAME, harness.checked(one_input, (BagError,), BUDGET))
