@@ -5,10 +5,14 @@
         weights:=/path/SiamMask_VOT.pth device:=cuda
     ros2 launch attsiammask_ros tracker.launch.py backend:=onnxruntime providers:=tensorrt,cuda,cpu
     ros2 launch attsiammask_ros tracker.launch.py lifecycle:=true   # managed node, for a lifecycle manager
+    ros2 launch attsiammask_ros tracker.launch.py dds_profile:=false  # the Fast DDS set-up of the environment
 
 Defaults come from params_file (the installed config/tracker.yaml); the weights, device, variant, attention,
 backend and providers arguments override it only when given. `image` remaps the node's `image` (and
-`image/compressed`) input.
+`image/compressed`) input. `dds_profile` (default true) gives the node process the installed
+config/fastdds_large_images.xml as FASTDDS_DEFAULT_PROFILES_FILE (large images over shared memory, UDP kept for
+other hosts), unless that variable is already set; the camera driver's process needs the same variable
+(docs/troubleshooting.md).
 """
 import os  # noqa: I001 (ruff takes `launch` for this repository's launch/ folder)
 
@@ -54,7 +58,24 @@ def lifecycle_flag(value: str) -> bool:
     return flag == "true"
 
 
-def _tracker_node(context):
+PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+
+
+def dds_environment(value: str, shipped_profile: str, environment: dict) -> dict:
+    """Environment the dds_profile argument adds to the node process: true -> the shipped profile, false -> none,
+    a path -> that file; nothing when the environment already names a profile (FASTDDS_/FASTRTPS_...)."""
+    choice = value.strip()
+    if choice.lower() == "false" or not choice:
+        return {}
+    if environment.get(PROFILE_VARIABLE) or environment.get("FASTRTPS_DEFAULT_PROFILES_FILE"):
+        return {}
+    path = shipped_profile if choice.lower() == "true" else choice
+    if not os.path.isfile(path):
+        raise ValueError(f"dds_profile: no such Fast DDS profile file: {path!r} (true, false or a path)")
+    return {PROFILE_VARIABLE: path}
+
+
+def _tracker_node(context, shipped_profile):
     def arg(name):
         return LaunchConfiguration(name).perform(context)
 
@@ -68,6 +89,7 @@ def _tracker_node(context):
     # The managed node starts unconfigured: a lifecycle manager (or `ros2 lifecycle set`) configures and
     # activates it.
     kind = LifecycleNode if managed else Node
+    environment = dds_environment(arg("dds_profile"), shipped_profile, dict(os.environ))
     return [kind(
         package=PACKAGE,
         executable=LIFECYCLE_EXECUTABLE if managed else EXECUTABLE,
@@ -76,13 +98,16 @@ def _tracker_node(context):
         parameters=parameters,
         remappings=[("image", image), ("image/compressed", image + "/compressed")],
         arguments=["--ros-args", "--log-level", arg("log_level")],
+        additional_env=environment,
         output="screen",
         emulate_tty=True,
     )]
 
 
 def generate_launch_description():
-    default_params = os.path.join(get_package_share_directory(PACKAGE), "config", "tracker.yaml")
+    share = get_package_share_directory(PACKAGE)
+    default_params = os.path.join(share, "config", "tracker.yaml")
+    shipped_profile = os.path.join(share, "config", "fastdds_large_images.xml")
     return LaunchDescription([
         DeclareLaunchArgument("image", default_value="image",
                               description="image topic to track on (image/compressed is its compressed twin)"),
@@ -104,7 +129,11 @@ def generate_launch_description():
                               description="model.providers override, e.g. tensorrt,cuda,cpu (empty: keep)"),
         DeclareLaunchArgument("lifecycle", default_value="false",
                               description="true: the managed (lifecycle) node, started unconfigured"),
+        DeclareLaunchArgument("dds_profile", default_value="true",
+                              description="true: the node uses config/fastdds_large_images.xml (large images over "
+                                          "shared memory, UDP kept) unless FASTDDS_DEFAULT_PROFILES_FILE is set; "
+                                          "false: the environment's; or a profile path"),
         DeclareLaunchArgument("log_level", default_value="info",
                               description="log level: debug, info, warn, error or fatal"),
-        OpaqueFunction(function=_tracker_node),
+        OpaqueFunction(function=_tracker_node, kwargs={"shipped_profile": shipped_profile}),
     ])
