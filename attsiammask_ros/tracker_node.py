@@ -37,6 +37,7 @@ from attsiammask_ros.node_process import run_node
 from attsiammask_ros.parameters import NODE_NAME, TrackerNodeParameters
 from attsiammask_ros.spatial import SpatialOutputs
 from attsiammask_ros.tracker_setup import StartupError, TrackerFactory, build_tracker, tracker_config
+from attsiammask_ros.upstream_loss import UpstreamLoss
 
 __all__ = ["TrackerNode", "StartupError", "WarningThrottle", "build_tracker", "tracker_config", "main"]
 
@@ -84,6 +85,7 @@ class TrackerNodeBase(NodeParameterCallbacks, NodeState):
         s = self.settings
         self._handoff: FrameHandoff[Any] = FrameHandoff()
         self._warnings = WarningThrottle()
+        self._upstream = UpstreamLoss()  # frames lost before the node, from gaps in the image stamps
         self._diag_last = (time.monotonic(), 0)
         self._entities: list[tuple[str, Any]] = []  # what _close_interfaces destroys
 
@@ -136,7 +138,9 @@ class TrackerNodeBase(NodeParameterCallbacks, NodeState):
         """Hand the newest frame to the inference thread (count the one it replaces) and buffer it."""
         if not self._active:  # the managed node, inactive: images are not taken
             return
-        self.session.frames.push(messages.stamp_to_ns(msg.header.stamp), msg)
+        stamp_ns = messages.stamp_to_ns(msg.header.stamp)
+        self._upstream.add(stamp_ns)
+        self.session.frames.push(stamp_ns, msg)
         self.stats.received += 1
         self.stats.dropped += self._handoff.put(msg)
 
@@ -239,6 +243,7 @@ class TrackerNodeBase(NodeParameterCallbacks, NodeState):
                   "states": " ".join(f"{t.track_id}:{t.state}" for t in targets),
                   "model variant": self.settings.model_variant, "attention": self._attention_text(),
                   "device": self.device, "node": self.get_fully_qualified_name()}
+        values.update(self._upstream.values(self._image_sub.topic_name, self.get_logger().warning))
         if self._spatial is not None:
             values.update(self._spatial.stats.values(self.settings.input_depth))
         self._diagnostics_pub.publish(messages.diagnostics_message(
