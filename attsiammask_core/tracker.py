@@ -48,6 +48,7 @@ LOST = TrackState.LOST
 CONFIRM_CONFIDENCE = 0.8  # presence at or above which a frame's box is taken as the target's
 CONFIRM_EVERY = 10        # confident frames between two appearances added to the memory
 DISTRACTOR_SCORE = 0.9    # raw box-head score from which a candidate the verifier refuses is remembered as a distractor
+FOLLOW_SCORE = 0.5        # raw box-head score from which the held box follows the local search while lost
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,10 @@ class Tracker:
         """True once init() has run."""
         return self._kernels is not None
 
+    def box_now(self) -> tuple[float, float, float, float]:
+        """The current box (x, y, w, h) as track() reports it."""
+        return self._box()
+
     def mark_lost(self) -> None:
         """Take the target as lost from the next frame (e.g. it is known to have left the view): the tracker
         searches for it (re-detection with the verifier) and reports it only once it is found again."""
@@ -372,14 +377,15 @@ class Tracker:
             self._last_template = zf.float().cpu().numpy()
             self._memory = PresenceMemory(self._last_template)
 
-    def track(self, frame: np.ndarray) -> TrackResult:
+    def track(self, frame: np.ndarray, avoid: Sequence[Sequence[float]] = ()) -> TrackResult:
         """One tracking step (spec section 8, pysot order: clip before the mask), plus presence, loss and
-        re-detection (TrackerConfig: presence, lost_threshold, redetect_tiles)."""
+        re-detection (TrackerConfig: presence, lost_threshold, redetect_tiles). ``avoid``: boxes (x, y, w, h) other
+        targets hold on this frame; while lost, a candidate centred inside one of them is not taken."""
         if self._kernels is None:
             raise RuntimeError("call init(frame, box) before track(frame)")
         frame = _check_frame(frame)
         if self._lost:
-            return self._track_lost(frame)
+            return self._track_lost(frame, avoid)
         t0 = time.perf_counter()
         return self._step(frame, self._search(frame, self._crop_centre(), 1.0, self.config.window_influence), t0)
 
@@ -404,7 +410,7 @@ class Tracker:
             return self._lost_result(frame, confidence, search.best_score, timings)
         return self._result(frame, search, confidence, timings, t0)
 
-    def _track_lost(self, frame: np.ndarray) -> TrackResult:
+    def _track_lost(self, frame: np.ndarray, avoid: Sequence[Sequence[float]] = ()) -> TrackResult:
         """While lost: the local search widened, plus (with the verifier) tiles of the frame in turns; tracking
         resumes on the best candidate when it is confident enough (and verified, when the verifier is on)."""
         cfg = self.config
@@ -419,22 +425,24 @@ class Tracker:
                 centre = centres[(self._tile_cursor + k) % len(centres)]
                 searches.append(self._search(frame, centre, 1.0, 0.0))
             self._tile_cursor = (self._tile_cursor + cfg.redetect_tiles) % max(1, len(centres))
-        search = max(searches, key=lambda item: item.best_score)
         t2 = time.perf_counter()
         timings = {"crop": sum(item.timings[0] for item in searches),
                    "backbone": sum(item.timings[1] for item in searches),
                    "heads": sum(item.timings[2] for item in searches)}
         if self._memory is None:
+            search = max(searches, key=lambda item: item.best_score)
             accepted, confidence, state = search.best_score >= cfg.recover_threshold, search.best_score, None
         else:
-            state = self._updated_state(search, frame.shape[:2])
-            template = self._template_features(frame, state)
-            confidence = self._presence(template, search)
-            accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(template)
-            if search.best_score >= DISTRACTOR_SCORE and confidence < cfg.lost_threshold:
-                self._memory.reject(template)  # the box head likes it, the verifier clearly not: a look-alike
+            search, state, confidence = self._best_verified(frame, searches, avoid)
+            accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(self._last_template)
         timings["presence"] = time.perf_counter() - t2
         if not accepted:
+            local = searches[0]
+            if self._memory is not None and local.best_score >= FOLLOW_SCORE:
+                # unconfirmed, not published: the held box follows the local search (position only), so a target
+                # whose look changed more than the verifier accepts is not left behind
+                followed = self._updated_state(local, frame.shape[:2])
+                self._state = np.array([followed[0], followed[1], self._state[2], self._state[3]])
             timings["refine"], timings["post"] = 0.0, 0.0
             return self._lost_result(frame, confidence, search.best_score, timings)
         self._state = state if state is not None else self._updated_state(search, frame.shape[:2])
@@ -442,6 +450,28 @@ class Tracker:
         self._low_count = 0
         self._confirm(confidence)
         return self._result(frame, search, confidence, timings, t0)
+
+    def _best_verified(self, frame: np.ndarray, searches: list[_Search],
+                       avoid: Sequence[Sequence[float]] = ()) -> tuple[_Search, np.ndarray, float]:
+        """The candidate (search, state, presence) the verifier likes best among the searches' best cells, none
+        centred inside an ``avoid`` box (presence 0 if all are); those the box head scores high but the verifier
+        clearly refuses are remembered as distractors."""
+        best: tuple[float, int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        for index, item in enumerate(searches):
+            state = self._updated_state(item, frame.shape[:2])
+            if any(x <= state[0] <= x + w and y <= state[1] <= y + h for x, y, w, h in avoid):
+                continue  # another target holds this place
+            template = self._template_features(frame, state)
+            presence = self._presence(template, item)
+            if item.best_score >= DISTRACTOR_SCORE and presence < self.config.lost_threshold:
+                self._memory.reject(template)  # a look-alike
+            if best is None or presence > best[0]:
+                best = (presence, index, state, template, self.last_presence_features)
+        if best is None:
+            return searches[0], self._state.copy(), 0.0
+        presence, index, state, template, features = best
+        self._last_template, self.last_presence_features = template, features
+        return searches[index], state, presence
 
     def _search(self, frame: np.ndarray, centre: np.ndarray, widen: float, influence: float) -> _Search:
         """One search crop centred on ``centre`` (crop convention) through the network, read at the best cell."""
@@ -594,8 +624,14 @@ def track_targets(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackR
             batch = [trackers[k] for k in members]
             for k, result in zip(members, _track_batch(batch, frame), strict=True):
                 results[k] = result
-    return [result if result is not None else tracker.track(frame)
-            for tracker, result in zip(trackers, results, strict=True)]
+    for index, tracker in enumerate(trackers):  # the others' boxes of this frame: a lost target does not jump on them
+        if results[index] is None:
+            held = [r.box for k, r in enumerate(results) if k != index and r is not None
+                    and r.state == TrackState.TRACKING]
+            held += [t.box_now() for k, t in enumerate(trackers) if k != index and results[k] is None
+                     and t.initialised and not t._lost]
+            results[index] = tracker.track(frame, avoid=held)
+    return results  # type: ignore[return-value]
 
 
 def _track_batch(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackResult]:

@@ -54,10 +54,8 @@ def _run_crossing(h: Harness, scene: Crossing, arrays: dict[int, Detection2DArra
     return stamps
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (issue 23 x 24): a lost target's re-detection (tile search) "
-                   "accepts another tracked target that looks like it; the session should refuse candidates on "
-                   "boxes other targets hold")
 def test_a_lost_target_is_not_reacquired_on_another_target(context):
+    # track_targets passes the boxes the other targets hold to a lost tracker: its re-detection skips them
     scene = Crossing(frames=60, hide_b_from=45)
     h = Harness(context, "/multi_reacquire", overrides={"tracking.max_targets": 2}, build=tracker_node.build_tracker)
     arrays: dict[int, Detection2DArray] = {}
@@ -75,9 +73,9 @@ def test_two_look_alikes_cross_keep_their_ids_and_one_is_lost(context):
     scene = Crossing(frames=60, hide_b_from=45)
     # The default loss threshold (0.5) reads the presence probability: about 0 on the empty wall where B was, 0.94
     # to 1.0 on both visible targets here (the box head's raw score gives the wall 0.8, which is why this test used
-    # 0.9 before the verifier). The tile search is off: it finds A, a look-alike of B that the verifier cannot
-    # tell apart, and would re-acquire B on it (see test_a_lost_target_is_not_reacquired_on_another_target).
-    h = Harness(context, "/multi", overrides={"tracking.redetect_tiles": 0, "tracking.max_targets": 2},
+    # 0.9 before the verifier). The tile search is on (default): it finds A, a look-alike of B, but A's box is
+    # held by A, so B is not re-acquired on it (test_a_lost_target_is_not_reacquired_on_another_target).
+    h = Harness(context, "/multi", overrides={"tracking.max_targets": 2},
                 build=tracker_node.build_tracker)
     arrays: dict[int, Detection2DArray] = {}
     labels: list[Image] = []
