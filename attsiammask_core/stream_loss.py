@@ -26,15 +26,18 @@ _NS = 1_000_000_000
 
 
 def stream_period_ns(gaps_ns: Sequence[int] | np.ndarray) -> float | None:
-    """The stream's period from positive gaps between received stamps (ns); None with fewer than 3."""
+    """The stream's period from the gaps between received stamps (ns); None with fewer than 3 positive ones.
+
+    Gaps under a quarter of the 25th percentile are left out (frames stamped on arrival that came in a bunch)."""
     gaps = np.asarray(gaps_ns, dtype=np.float64)
     gaps = gaps[gaps > 0]
     if gaps.size < 3:
         return None
-    period = float(np.percentile(gaps, 5))
+    gaps = gaps[gaps >= 0.25 * np.percentile(gaps, 25)]
+    period = float(np.percentile(gaps, 5, method="lower"))  # a gap itself: its window is never empty
     for _ in range(20):  # the median of the gaps within half a period of it, to its fixed point
         near = gaps[(gaps >= 0.5 * period) & (gaps <= 1.5 * period)]
-        updated = float(np.median(near))
+        updated = float(np.percentile(near, 50, method="lower"))
         if abs(updated - period) <= 1e-3 * period:
             return updated
         period = updated
@@ -56,19 +59,26 @@ class GapCount:
 
 
 def count_gaps(gaps_ns: Iterable[int], period_ns: float) -> GapCount:
-    """Frames lost in each gap: round(gap / period) - 1; gaps <= 0 are jumps back, long ones pauses (no loss)."""
+    """Frames lost in a run of gaps: per stretch between jumps back (gap <= 0) and pauses, round(its length /
+    period) minus the frames received in it (so a late frame followed by an early one loses nothing)."""
     if not period_ns > 0:
         raise ValueError(f"period must be positive, got {period_ns}")
     pause_ns = max(PAUSE_S * _NS, PAUSE_PERIODS * period_ns)
     received = lost = back = pauses = 0
+    span, frames = 0, 0
+
+    def close() -> int:
+        return max(int(round(span / period_ns)) - frames, 0)
+
     for gap in gaps_ns:
         received += 1
-        if gap <= 0:
-            back += 1
-        elif gap > pause_ns:
-            pauses += 1
+        if gap <= 0 or gap > pause_ns:
+            back, pauses = back + (gap <= 0), pauses + (gap > pause_ns)
+            lost += close()
+            span, frames = 0, 0
         else:
-            lost += max(int(round(gap / period_ns)) - 1, 0)
+            span, frames = span + gap, frames + 1
+    lost += close()
     return GapCount(received, lost, back, pauses)
 
 

@@ -7,9 +7,10 @@ is a textured square on a plain background moving along a slow loop (with ``--le
 a while and comes back); the depth is 2 m on the square and 4 m elsewhere. Frames are built once per scene position
 (a cycle of ``CYCLE_FRAMES``), so a publication costs its stamp and the DDS copy.
 
-Stamps are the wall clock, or, with ``--loop-seconds``, they jump back to the first stamp every that many seconds
-(a bag played with ``--loop``). At exit it writes the stamps it published to ``--report`` (JSON), for a receiver
-to count what arrived.
+Stamps are the capture times (the wall clock at the start plus whole periods, as a camera driver stamps them;
+late publications do not bunch them), or, with ``--loop-seconds``, they jump back to the first stamp every that
+many seconds (a bag played with ``--loop``). At exit it writes the stamps it published to ``--report`` (JSON),
+for a receiver to count what arrived.
 """
 from __future__ import annotations
 
@@ -175,8 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if key not in messages:
             frame = scenes[size].frame(index, away)
             header = Header(frame_id=FRAME_ID)
-            messages[key] = (_image(frame.bgr, "bgr8", header), _image(frame.depth_m, "32FC1", Header(
-                frame_id=FRAME_ID)), camera_info_message(size, Header(frame_id=FRAME_ID)))
+            depth = _image(frame.depth_m, "32FC1", Header(frame_id=FRAME_ID))
+            depth.step = int(frame.depth_m.shape[1] * 4)  # bytes per row: 4 per float
+            messages[key] = (_image(frame.bgr, "bgr8", header), depth,
+                             camera_info_message(size, Header(frame_id=FRAME_ID)))
         return messages[key]
 
     deadline = time.monotonic() + args.wait_subscribers
@@ -196,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 break
             size = sizes[int(now / args.size_every) % len(sizes)] if args.size_every > 0 else sizes[0]
             away = args.leave_every > 0 and (now % args.leave_every) >= max(args.leave_every - args.away, 0.0)
-            stamp = time.time_ns()
+            stamp = first_stamp + int(k * period * _NS)  # the capture time: even, even when publishing is late
             if args.loop_seconds > 0:
                 stamp = first_stamp + int((now % args.loop_seconds) * _NS)
             image, depth, info = built(size, k, away)

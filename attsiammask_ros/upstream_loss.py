@@ -38,7 +38,10 @@ class UpstreamLoss:
 
     def values(self, topic: str, warn: Callable[[str], None]) -> dict[str, float | int]:
         """Update, call ``warn(text)`` at most every WARN_EVERY_S while the loss is high; the diagnostics values."""
-        self.monitor.update()
+        try:
+            self.monitor.update()
+        except (ValueError, ArithmeticError) as exc:  # never let the estimate stop the diagnostics timer
+            warn(f"upstream loss estimate failed: {exc}")
         total, recent = self.monitor.loss(), self.monitor.loss(recent=True)
         text = loss_warning(recent, topic)
         now = time.monotonic()

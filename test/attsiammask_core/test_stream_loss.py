@@ -110,3 +110,23 @@ def test_monitor_waits_for_enough_gaps_and_counts_them_once():
     count = monitor.update()
     assert count == GapCount(received=5, lost=1)
     assert monitor.update() == GapCount() and monitor.total.lost == 1
+
+
+def test_frames_stamped_on_arrival_in_bunches_lose_nothing():
+    sent = stream(600)
+    late = sent.copy()
+    late[5::20] += 30 * MS          # every 20th frame arrives (and is stamped) late, right before the next one
+    loss = estimate_loss(late.tolist())
+    assert loss.lost == 0 and loss.period_ms == pytest.approx(33.333, abs=0.1)
+
+
+def test_degenerate_stamps_never_raise():
+    for stamps in ([5] * 50, [1, 2, 3, 4, 100, 200, 10**9], list(range(0, 100, 1)) + [10**12],
+                   [0, 10**9, 1, 10**9 + 1, 2]):
+        loss = estimate_loss(stamps)
+        assert loss.lost >= 0
+    monitor = StreamLossMonitor()
+    for stamp in [7] * 20 + [8] * 3 + list(range(9, 40)):
+        monitor.add(stamp)
+        monitor.update()
+    assert monitor.total.lost >= 0
