@@ -19,7 +19,7 @@ import numpy as np
 __all__ = ["GapCount", "StreamLoss", "StreamLossMonitor", "stream_period_ns", "count_gaps", "estimate_loss",
            "PAUSE_S", "PAUSE_PERIODS", "PERIOD_WINDOW"]
 
-PAUSE_S = 1.0            # a gap longer than this (and than PAUSE_PERIODS periods) is a pause, not lost frames
+PAUSE_S = 5.0            # a gap longer than this (and than PAUSE_PERIODS periods) is a pause, not lost frames
 PAUSE_PERIODS = 10
 PERIOD_WINDOW = 300      # recent gaps the period is taken from (10 s at 30 Hz)
 _NS = 1_000_000_000

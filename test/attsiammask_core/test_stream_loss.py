@@ -69,7 +69,7 @@ def test_stamps_jumping_back_and_pauses_are_not_losses():
     stamps = np.concatenate([loop, loop, loop[:30]])  # a bag played with --loop
     loss = estimate_loss(stamps.tolist())
     assert loss.lost == 0 and loss.jumps_back == 2
-    paused = np.concatenate([stream(60), stream(60, start=int(stream(60)[-1]) + 5 * 10**9)])  # 5 s stop
+    paused = np.concatenate([stream(60), stream(60, start=int(stream(60)[-1]) + 8 * 10**9)])  # 8 s stop
     loss = estimate_loss(paused.tolist())
     assert loss.lost == 0 and loss.pauses == 1
 
