@@ -48,6 +48,15 @@ def register_stress(subparsers: argparse._SubParsersAction) -> None:
                        "memory, and a verdict", description=STRESS_DOC,
         epilog="example:\n  attsiammask stress --seconds 60 --rate 30 --width 640 --height 480 --interval 10",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenario", choices=("load", "churn"), default="load",
+                        help="load: the stream below at full rate (default); churn: 640x480 with depth at 30 Hz "
+                             "with targets set and cleared, camera restarts, a subscriber coming and going, "
+                             "resolution changes and stamps jumping back (attsiammask_ros/stress_churn.py; "
+                             "--rate/--width/--height/--clip-frames/--segment-mb/--strict apply to load only)")
+    parser.add_argument("--restart-every", type=float, default=0.0,
+                        help="churn: seconds between camera restarts (default: half the run, 15 to 60)")
+    parser.add_argument("--threads", type=int, default=0, help="churn: the node's model.threads (0: its default)")
+    parser.add_argument("--namespace", default="", help="churn: namespace of the node, camera and client")
     parser.add_argument("--rate", type=float, default=60.0, help="images per second (default 60)")
     parser.add_argument("--width", type=int, default=1920, help="image width (default 1920)")
     parser.add_argument("--height", type=int, default=1080, help="image height (default 1080)")

@@ -552,7 +552,12 @@ def _tracking_line(session, publications: Sequence[Publication]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the stress test with the `stress` command's arguments; 0 when it passed (see the module docstring)."""
+    """Run the stress test with the `stress` command's arguments; 0 when it passed (see the module docstring).
+    ``--scenario churn`` runs attsiammask_ros.stress_churn instead."""
+    if getattr(args, "scenario", "load") == "churn":
+        from attsiammask_ros.stress_churn import run_churn
+
+        return run_churn(args)
     from attsiammask_ros.demo.client import SetTargetFailed
     from attsiammask_ros.demo.clip import Clip
     from attsiammask_ros.demo.node_process import (

@@ -7,6 +7,10 @@ is a textured square on a plain background moving along a slow loop (with ``--le
 a while and comes back); the depth is 2 m on the square and 4 m elsewhere. Frames are built once per scene position
 (a cycle of ``CYCLE_FRAMES``), so a publication costs its stamp and the DDS copy.
 
+With ``--truth`` it also publishes ``stress/truth`` (vision_msgs/Detection2D, reliable, small): per frame the
+target's box (size 0 while away), the frame's stamp, and in ``id`` the wall-clock publish time in ns, so a client
+can set the target on a given frame and time the node's results.
+
 Stamps are the capture times (the wall clock at the start plus whole periods, as a camera driver stamps them;
 late publications do not bunch them), or, with ``--loop-seconds``, they jump back to the first stamp every that
 many seconds (a bag played with ``--loop``). At exit it writes the stamps it published to ``--report`` (JSON),
@@ -102,6 +106,21 @@ def camera_info_message(size_wh: tuple[int, int], header: object) -> object:
     return msg
 
 
+def truth_message(box: tuple[float, float, float, float], size_wh: tuple[int, int], stamp_ns: int,
+                  published_ns: int) -> object:
+    """stress/truth: the target's box in pixels (size 0 when out of view), ``id`` = the publish time in ns."""
+    from vision_msgs.msg import Detection2D
+
+    x, y, w, h = box
+    msg = Detection2D(id=str(published_ns))
+    msg.header.frame_id = FRAME_ID
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, _NS)
+    if x + w > 0 and y + h > 0 and x < size_wh[0] and y < size_wh[1]:
+        msg.bbox.center.position.x, msg.bbox.center.position.y = x + w / 2, y + h / 2
+        msg.bbox.size_x, msg.bbox.size_y = w, h
+    return msg
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m attsiammask_ros.stress_camera", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -122,6 +141,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="stamps jump back to the first every that many seconds (bag --loop; 0: never)")
     parser.add_argument("--wait-subscribers", type=float, default=10.0,
                         help="wait up to that many seconds for a subscriber of image before publishing")
+    parser.add_argument("--truth", action="store_true", help="publish stress/truth (box, stamp, publish time)")
     parser.add_argument("--report", default="", help="write the published stamps here (JSON) at exit")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.width < 16 or args.height < 16 or args.history < 1:
@@ -152,21 +172,24 @@ class _Stop:
 def main(argv: Sequence[str] | None = None) -> int:
     """Publish until --seconds pass or a signal; write --report; 0."""
     args = _parse(argv)
-    stop = _Stop()
     import rclpy
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from rclpy.signals import SignalHandlerOptions
     from sensor_msgs.msg import CameraInfo, Image
     from std_msgs.msg import Header
+    from vision_msgs.msg import Detection2D
 
     from attsiammask_ros.image_conversion import _image
 
-    rclpy.init(args=None)
+    rclpy.init(args=None, signal_handler_options=SignalHandlerOptions.NO)  # ours: finish the report, then exit
+    stop = _Stop()
     node = rclpy.create_node("stress_camera", namespace=args.namespace or None)
     qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=args.history, reliability=ReliabilityPolicy.BEST_EFFORT,
                      durability=DurabilityPolicy.VOLATILE)
     image_pub = node.create_publisher(Image, "image", qos)
     depth_pub = None if args.no_depth else node.create_publisher(Image, "depth", qos)
     info_pub = node.create_publisher(CameraInfo, "camera_info", qos)
+    truth_pub = node.create_publisher(Detection2D, "stress/truth", 50) if args.truth else None
     sizes = _sizes(args)
     scenes = {size: CameraScene(size) for size in dict.fromkeys(sizes)}
     messages: dict[tuple, tuple] = {}
@@ -209,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if depth_pub is not None:
                 depth_pub.publish(depth)
             image_pub.publish(image)
+            if truth_pub is not None:
+                truth_pub.publish(truth_message(target_box(k, size, away), size, stamp, time.time_ns()))
             stamps.append(stamp)
             k += 1
     finally:
