@@ -87,6 +87,15 @@ class _Search:
     timings: tuple[float, float, float]
 
 
+@dataclass(frozen=True)
+class _Located:
+    """A tracked frame whose mask is still to be refined (several targets refine in one network call)."""
+
+    search: _Search
+    confidence: float
+    timings: dict[str, float]
+
+
 def resolve_backend(backend: str, device: torch.device, attention: AttentionConfig) -> str:
     """"auto" -> onnxruntime on a CPU when it is installed and runs this attention setting, else torch."""
     if backend != "auto":
@@ -389,15 +398,19 @@ class Tracker:
         t0 = time.perf_counter()
         return self._step(frame, self._search(frame, self._crop_centre(), 1.0, self.config.window_influence), t0)
 
-    def _step(self, frame: np.ndarray, search: _Search, t0: float) -> TrackResult:
-        """The tracking step after the network: state update, presence, loss, mask."""
+    def _step(self, frame: np.ndarray, search: _Search, t0: float, template: np.ndarray | None = None,
+              defer_mask: bool = False) -> TrackResult | _Located:
+        """The tracking step after the network: state update, presence (on ``template``, the template-branch
+        features of the new box, when given), loss, mask (or, ``defer_mask``, what the mask needs)."""
         cfg = self.config
         t2 = time.perf_counter()
         timings = {"crop": search.timings[0], "backbone": search.timings[1], "heads": search.timings[2]}
         self._state = self._updated_state(search, frame.shape[:2])
         confidence = search.best_score
         if self._memory is not None:
-            confidence = self._verify(frame, self._state, search)
+            if template is None:
+                template = self._template_features(frame, self._state)
+            confidence = self._presence(template, search)
             self._confirm(confidence)
         timings["presence"] = time.perf_counter() - t2
         self._low_count = self._low_count + 1 if confidence < cfg.lost_threshold else 0
@@ -408,6 +421,8 @@ class Tracker:
                 self._state = self._confirmed_state.copy()
             timings["refine"], timings["post"] = 0.0, time.perf_counter() - t2 - timings["presence"]
             return self._lost_result(frame, confidence, search.best_score, timings)
+        if defer_mask and self.masks:
+            return _Located(search, confidence, timings)
         return self._result(frame, search, confidence, timings, t0)
 
     def _track_lost(self, frame: np.ndarray, avoid: Sequence[Sequence[float]] = ()) -> TrackResult:
@@ -523,12 +538,16 @@ class Tracker:
                                       self._state[2] * (1 - lr) + w * lr, self._state[3] * (1 - lr) + h * lr),
                                      frame_hw, self.config.min_size)
 
-    def _template_features(self, frame: np.ndarray, state: np.ndarray) -> np.ndarray:
-        """The template branch's features of ``state``'s box, cropped as the template is (presence check)."""
+    def _presence_crop(self, frame: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """``state``'s box cropped as the template is (the presence check's input)."""
         cfg = self.config
         side = max(geo.template_crop_side(state[2:], cfg.context_amount, cfg.context), 1)
         centre = state[:2] + 1.0 if cfg.coordinates == "exact" else state[:2]
-        crop = geo.crop_square(frame, centre, side, cfg.exemplar_size, self._pad)
+        return geo.crop_square(frame, centre, side, cfg.exemplar_size, self._pad)
+
+    def _template_features(self, frame: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """The template branch's features of ``state``'s box (presence check)."""
+        crop = self._presence_crop(frame, state)
         with torch.inference_mode():
             return self.model.template_features(self._to_tensor(crop)).float().cpu().numpy()
 
@@ -540,9 +559,6 @@ class Tracker:
         self._last_template = template
         return presence_probability(self.last_presence_features, self._calibration)
 
-    def _verify(self, frame: np.ndarray, state: np.ndarray, search: _Search) -> float:
-        return self._presence(self._template_features(frame, state), search)
-
     def _confirm(self, confidence: float) -> None:
         """A confident frame: remember where the target was; now and then add its appearance to the memory."""
         if self._memory is None or confidence < CONFIRM_CONFIDENCE:
@@ -553,9 +569,16 @@ class Tracker:
             self._memory.confirm(self._last_template)
             self._since_confirmed = 0
 
+    def _mask_cell(self, search: _Search) -> tuple[int, int]:
+        """(row y, col x) of the search's best cell on the score map: where the mask is refined."""
+        cfg = self.config
+        _, y, x = np.unravel_index(search.best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
+        return int(y), int(x)
+
     def _result(self, frame: np.ndarray, search: _Search, confidence: float, timings: dict[str, float],
-                t0: float) -> TrackResult:
-        """The tracked result of a frame: mask (refine at the best cell) and polygon, timings recorded."""
+                t0: float, logits: torch.Tensor | None = None) -> TrackResult:
+        """The tracked result of a frame: mask (refine at the best cell, or the given refine ``logits``) and
+        polygon, timings recorded."""
         cfg = self.config
         t2 = time.perf_counter()
         if not self.masks:
@@ -563,10 +586,12 @@ class Tracker:
             return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._output_state()),
                                mask=np.zeros(frame.shape[:2], dtype=bool), score=search.best_score, state=TRACKING,
                                confidence=confidence)
-        _, y, x = np.unravel_index(search.best, (cfg.anchor_num, cfg.score_size, cfg.score_size))
+        y, x = self._mask_cell(search)
         t3 = time.perf_counter()
         with torch.inference_mode():
-            prob = torch.sigmoid(self.model.refine(search.out, (int(y), int(x))))[0].cpu().numpy()
+            if logits is None:
+                logits = self.model.refine(search.out, (y, x))
+            prob = torch.sigmoid(logits)[0].cpu().numpy()
         t4 = time.perf_counter()
         source = geo.mask_source_box_xywh(search.crop_box, (int(y), int(x)), cfg.stride, cfg.base_size,
                                           cfg.exemplar_size, cfg.instance_size)
@@ -635,21 +660,63 @@ def track_targets(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackR
 
 
 def _track_batch(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackResult]:
-    """track() of trackers sharing one model, with their search crops in one network call."""
+    """track() of trackers sharing one model: their search crops in one network call, then the presence checks of
+    their new boxes in one, then the masks of those still tracked in one."""
     frame = _check_frame(frame)
     t0 = time.perf_counter()
     crops = [tracker._search_crop(frame, tracker._crop_centre(), 1.0) for tracker in trackers]
     first = trackers[0]
+    model = first.model
     t1 = time.perf_counter()
     with torch.inference_mode():
-        feats = first.model.search_features(first._to_tensor(np.stack([crop for crop, _, _ in crops]), batched=True))
+        feats = model.search_features(first._to_tensor(np.stack([crop for crop, _, _ in crops]), batched=True))
         t_backbone = time.perf_counter()
-        out = first.model.search_heads(feats, _stack(tracker._kernels for tracker in trackers))
+        out = model.search_heads(feats, _stack(tracker._kernels for tracker in trackers))
     share = len(trackers)
     timings = ((t1 - t0) / share, (t_backbone - t1) / share, (time.perf_counter() - t_backbone) / share)
-    return [tracker._step(frame, tracker._read_search(_row(out, k), crop_box, scale_z, tracker._crop_centre(),
-                                                      tracker.config.window_influence, timings), t0)
-            for k, (tracker, (_, crop_box, scale_z)) in enumerate(zip(trackers, crops, strict=True))]
+    searches = [tracker._read_search(_row(out, k), crop_box, scale_z, tracker._crop_centre(),
+                                     tracker.config.window_influence, timings)
+                for k, (tracker, (_, crop_box, scale_z)) in enumerate(zip(trackers, crops, strict=True))]
+    templates = _templates_at(trackers, searches, frame)
+    steps = [tracker._step(frame, search, t0, template, defer_mask=True)
+             for tracker, search, template in zip(trackers, searches, templates, strict=True)]
+    located = [k for k, step in enumerate(steps) if isinstance(step, _Located)]
+    if located:
+        t3 = time.perf_counter()
+        outs = [steps[k].search.out for k in located]
+        cells = [trackers[k]._mask_cell(steps[k].search) for k in located]
+        with torch.inference_mode():
+            if hasattr(model, "refine_many"):
+                logits = model.refine_many(outs, cells)
+            else:
+                logits = torch.cat([model.refine(o, c) for o, c in zip(outs, cells, strict=True)])
+        refine_s = (time.perf_counter() - t3) / len(located)
+        for row, k in enumerate(located):
+            step = steps[k]
+            steps[k] = trackers[k]._result(frame, step.search, step.confidence, step.timings, t0,
+                                           logits=logits[row:row + 1])
+            trackers[k].last_timings["refine"] += refine_s
+    return steps  # type: ignore[return-value]
+
+
+def _templates_at(trackers: Sequence[Tracker], searches: Sequence[_Search],
+                  frame: np.ndarray) -> list[np.ndarray | None]:
+    """The template-branch features of each verified tracker's new box, in one network call (None where the tracker
+    has no verifier)."""
+    wanted = [k for k, tracker in enumerate(trackers) if tracker._memory is not None]
+    templates: list[np.ndarray | None] = [None] * len(trackers)
+    if not wanted:
+        return templates
+    crops = [trackers[k]._presence_crop(frame, trackers[k]._updated_state(searches[k], frame.shape[:2]))
+             for k in wanted]
+    first = trackers[wanted[0]]
+    batch = first._to_tensor(np.stack(crops), batched=True)
+    with torch.inference_mode():
+        many = getattr(first.model, "template_features_many", first.model.template_features)
+        features = many(batch).float().cpu().numpy()
+    for row, k in enumerate(wanted):
+        templates[k] = features[row:row + 1]
+    return templates
 
 
 def _stack(kernels: Any) -> Any:

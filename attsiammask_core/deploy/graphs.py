@@ -1,7 +1,7 @@
 """The network parts of one tracking step as ONNX graphs with fixed input sizes, for either variant.
 
 Graphs (inputs -> outputs; shapes for lite / r50):
-- template_features: z (1,3,127,127) -> zf (1,48,8,8) / (1,256,7,7)
+- template_features: z (N,3,127,127) -> zf (N,48,8,8) / (N,256,7,7) (also the presence check of tracked boxes)
 - template_kernels: zf -> cls_kernel, loc_kernel, mask_kernel (the template-side convs, once per target). The
   attention step weights zf (or the kernels) between this graph and the next, outside any graph.
 - search: x (N,3,255,255), cls_kernel, loc_kernel, mask_kernel -> cls, loc, mask_corr, f0, f1, f2 (backbone,
@@ -9,7 +9,7 @@ Graphs (inputs -> outputs; shapes for lite / r50):
   measured 0.6 ms faster a frame than two at 2 threads). N (the batch axis, dynamic) = the targets tracked on a
   frame, each row with its own kernels (tracker.track_targets).
 - refine: p0, p1, p2, p3 (the windows of f0, f1, f2 and the mask_corr vector at the chosen cell) -> logits
-  (1,1,127,127). The windows are cut outside the graph, at the cell the tracker picks.
+  (N,1,127,127). The windows are cut outside the graph, at the cell the tracker picks.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 OPSET = 17
-BATCHED = frozenset({"search"})  # graphs with a dynamic batch axis: one search run for several targets
+BATCHED = frozenset({"template_features", "search", "refine"})  # dynamic batch axis: one run for several targets
 TEMPLATE_SIZE = 127
 SEARCH_SIZE = 255
 

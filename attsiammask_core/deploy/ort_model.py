@@ -122,7 +122,31 @@ class OrtModel:
     @property
     def batched(self) -> bool:
         """True when the search graph takes several targets at once (dynamic batch axis; older exports: 1)."""
-        return not isinstance(self.sessions["search"].get_inputs()[0].shape[0], int)
+        return self.takes_batches("search")
+
+    def takes_batches(self, name: str) -> bool:
+        """True when graph ``name`` has a dynamic batch axis."""
+        return not isinstance(self.sessions[name].get_inputs()[0].shape[0], int)
+
+    def template_features_many(self, z: torch.Tensor) -> torch.Tensor:
+        """template_features of N crops: one run when the graph takes batches, else one run each."""
+        if self.takes_batches("template_features"):
+            return self.template_features(z)
+        return torch.cat([self.template_features(z[k:k + 1]) for k in range(z.shape[0])])
+
+    def refine_many(self, outs: Sequence[OrtSearchOutput], positions: Sequence[tuple[int, int]]) -> torch.Tensor:
+        """Refined (N,127,127) mask logits of several search outputs, each at its position: one run."""
+        if not self.takes_batches("refine"):
+            return torch.cat([self.refine(out, pos) for out, pos in zip(outs, positions, strict=True)])
+        windows = [self._refine_inputs(out, pos) for out, pos in zip(outs, positions, strict=True)]
+        stacked = [np.concatenate([w[k] for w in windows]) for k in range(4)]
+        logits = torch.from_numpy(self._run("refine", *stacked)[0])
+        return logits.reshape(-1, logits.size(-2), logits.size(-1))
+
+    def _refine_inputs(self, out: OrtSearchOutput, pos: tuple[int, int]) -> list[np.ndarray]:
+        y, x = pos
+        windows = [cut_window(f, w, pos) for f, w in zip((out.f0, out.f1, out.f2), self.windows, strict=True)]
+        return [*windows, out.mask_corr[:, :, y:y + 1, x:x + 1]]
 
     def _run(self, name: str, *arrays: np.ndarray) -> list[np.ndarray]:
         spec = GRAPHS[name]
@@ -152,10 +176,7 @@ class OrtModel:
 
     def refine(self, out: OrtSearchOutput, pos: tuple[int, int]) -> torch.Tensor:
         """Refined (1,127,127) mask logits at pos = (row y, col x)."""
-        y, x = pos
-        p0, p1, p2 = (cut_window(f, w, pos) for f, w in zip((out.f0, out.f1, out.f2), self.windows, strict=True))
-        p3 = out.mask_corr[:, :, y:y + 1, x:x + 1]
-        logits = torch.from_numpy(self._run("refine", p0, p1, p2, p3)[0])
+        logits = torch.from_numpy(self._run("refine", *self._refine_inputs(out, pos))[0])
         return logits.reshape(-1, logits.size(-2), logits.size(-1))
 
 

@@ -165,3 +165,24 @@ def test_parity_command_prints_both_measures(shared_sequences, capsys):
     assert "per frame, same state" in out and "closed loops" in out
     assert "lite            on  Crossing                          4" in out
     assert "within the tolerances; closed loops parted (> 0.5 px) in 0 of 2 runs" in out
+
+
+def test_lite_graphs_take_several_targets_and_match_one_at_a_time():
+    from attsiammask_core.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("lite").eval()
+    ort_model = OrtModel.from_torch(model, threads=1)
+    assert all(ort_model.takes_batches(name) for name in ("template_features", "search", "refine"))
+    z = torch.rand(3, 3, 127, 127) * 255
+    x = torch.rand(3, 3, 255, 255) * 255
+    many = ort_model.template_features_many(z)
+    one_by_one = torch.cat([ort_model.template_features(z[k:k + 1]) for k in range(3)])
+    np.testing.assert_allclose(many.numpy(), one_by_one.numpy(), atol=1e-4)
+    kernels = [ort_model.template_kernels(one_by_one[k:k + 1]) for k in range(3)]
+    outs = [ort_model.search_heads(ort_model.search_features(x[k:k + 1]), kernels[k]) for k in range(3)]
+    cells = [(3, 4), (8, 8), (12, 1)]
+    batched = ort_model.refine_many(outs, cells)
+    single = torch.cat([ort_model.refine(out, cell) for out, cell in zip(outs, cells, strict=True)])
+    assert batched.shape == (3, 127, 127)
+    np.testing.assert_allclose(batched.numpy(), single.numpy(), atol=1e-4)
