@@ -189,7 +189,7 @@ class ChurnClient:
         self.set_target = n.create_client(SetTarget, "set_target")
         self.clear_target = n.create_client(Trigger, "clear_target")
         self.clear_target_id = n.create_client(ClearTarget, "clear_target_id")
-        self._visitors: list = []
+        self._visitor = None
         self.executor = SingleThreadedExecutor()
         self.executor.add_node(n)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -263,22 +263,29 @@ class ChurnClient:
         if self.call(self.clear_target, Trigger.Request()) is not None:
             self.events.clears.append(self.now())
 
+    def alive(self) -> bool:
+        """The executor thread still spins."""
+        return self._thread.is_alive()
+
     def visitor(self, present: bool) -> None:
-        """The subscriber that comes and goes: debug_image, mask and target/detections3d."""
+        """The subscriber that comes and goes: a node of its own with debug_image, mask and target/detections3d
+        subscriptions, made and destroyed here and never spun (DDS still delivers to it; destroying entities that
+        the spinning executor waits on, from another thread, would break it)."""
+        import rclpy
         from sensor_msgs.msg import Image
         from vision_msgs.msg import Detection3DArray
 
-        if present and not self._visitors:
-            self._visitors = [self.node.create_subscription(Image, "debug_image", lambda m: None, 2),
-                              self.node.create_subscription(Image, "mask", lambda m: None, 2),
-                              self.node.create_subscription(Detection3DArray, "target/detections3d",
-                                                            lambda m: None, 2)]
-        elif not present and self._visitors:
-            for sub in self._visitors:
-                self.node.destroy_subscription(sub)
-            self._visitors = []
+        if present and self._visitor is None:
+            node = rclpy.create_node("attsiammask_churn_visitor", namespace=self.node.get_namespace())
+            for kind, topic in ((Image, "debug_image"), (Image, "mask"), (Detection3DArray, "target/detections3d")):
+                node.create_subscription(kind, topic, lambda m: None, 2)
+            self._visitor = node
+        elif not present and self._visitor is not None:
+            self._visitor.destroy_node()
+            self._visitor = None
 
     def close(self) -> None:
+        self.visitor(False)
         self.executor.shutdown()
         self.node.destroy_node()
 
@@ -311,6 +318,7 @@ def _row(label: str, start: float, end: float, ev: _Events) -> ChurnRow:
 def run_churn(args: argparse.Namespace) -> int:
     """The churn scenario with the `stress` command's arguments; 0 when the verdict passes."""
     import rclpy
+    from rclpy.signals import SignalHandlerOptions
 
     from attsiammask_ros.demo.node_process import NodeProcess, localhost_environment, tracker_node_command
 
@@ -345,7 +353,8 @@ def run_churn(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="attsiammask_churn_") as tmp:
         folder = Path(tmp)
         node = NodeProcess(node_command, folder / "tracker_node.log", env)
-        rclpy.init()
+        rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # a signal ends the run here, cleanly
+        previous_term = signal.signal(signal.SIGTERM, _interrupt)
         client = None
         cameras: list[subprocess.Popen] = []   # every camera process started (one alive at a time)
         rows: list[ChurnRow] = []
@@ -366,6 +375,8 @@ def run_churn(args: argparse.Namespace) -> int:
                 rows = _drive(client, node, camera_command, env, periods, restart_every, cameras)
         except NodeDied as exc:
             failure = str(exc)
+        except KeyboardInterrupt:
+            failure = "interrupted"
         finally:
             for camera in cameras:
                 if camera.poll() is None:
@@ -376,6 +387,7 @@ def run_churn(args: argparse.Namespace) -> int:
             if client is not None:
                 client.close()
             rclpy.try_shutdown()
+            signal.signal(signal.SIGTERM, previous_term)
         if failure or not rows:
             print(f"stress: FAILED: {failure or 'no rows'}")
             print(f"verdict: FAIL: the run did not complete (node exit code {exit_code})", flush=True)
@@ -395,6 +407,10 @@ def run_churn(args: argparse.Namespace) -> int:
 
 def parameters_text(parameters: dict[str, str]) -> list[str]:
     return [f"{name}:={value}" for name, value in parameters.items()]
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 class NodeDied(RuntimeError):
@@ -441,6 +457,8 @@ def _drive(client: ChurnClient, node, camera_command: list[str], env: dict, peri
                                             stdin=subprocess.DEVNULL))
             client.events.restarts.append(now)
             next_restart += restart_every
+        if not client.alive():
+            raise NodeDied("this process's ROS executor stopped")
         client.visitor((now % SUBSCRIBER_EVERY_S) >= SUBSCRIBER_EVERY_S - SUBSCRIBER_FOR_S)
         while printed < len(periods) and now >= periods[printed].end_s + 2.0:
             rows.append(_emit(periods[printed], client.events))
