@@ -4,8 +4,10 @@ A camera process (python -m attsiammask_ros.stress_camera: 640x480 bgr8 + regist
 30 Hz, best effort) and a tracker_node process (test/transport_node.py: the real node with the planted fast model,
 input.camera_info and input.depth on) run with the same Fast DDS set-up; this process sets the target and reads
 the node's /diagnostics. With config/fastdds_large_images.xml on both sides at least 98% of the frames published
-after the target was set reach the node and produce outputs (processed, a 3D point published); with Fast DDS's
-defaults (most frames lost on this host) the node's upstream loss estimate is within 10 points of the true loss.
+after the target was set reach the node, each produces outputs (processed, a 3D point published) unless a newer
+frame replaced it before inference (counted; how many depends on the CPU's other load), and the node estimates
+no upstream loss; with Fast DDS's defaults (most frames lost on this host) the node's upstream loss estimate is
+within 10 points of the true loss.
 """
 from __future__ import annotations
 
@@ -138,14 +140,21 @@ def test_shipped_profile_on_both_sides_delivers_at_least_98_percent(context, tmp
         run.close()
     sent = sum(1 for s in stamps if s > start_ns)
     got = {key: _count(end, key) - _count(start, key) for key in ("received frames", "processed frames",
-                                                                    "points published")}
-    summary = f"published after the target was set {sent}, at the node {got}, end diagnostics {end}"
+                                                                    "points published", "dropped frames")}
+    summary = (f"published after the target was set {sent}, at the node {got} (processed "
+               f"{100 * got['processed frames'] / max(sent, 1):.1f}%), end diagnostics {end}")
     print(summary)
     assert sent > 0.6 * SECONDS * 30, summary
-    # the window's edges may shift a frame or two either way: allow one frame above 100%
-    for key, value in got.items():
-        assert 0.98 * sent <= value <= sent + 2, f"{key}: {summary}"
+    # transport: at least 98% reach the node (the window's edges may shift a frame or two either way)
+    assert 0.98 * sent <= got["received frames"] <= sent + 2, summary
+    # every frame that reached the node produced outputs (a 3D point each), or was replaced by a newer one before
+    # inference took it (counted: the node keeps only the newest); with the fast model that is a few percent
+    # (measured: 98.2% processed on a loaded 2-core host, 86-94% beside a second tracker process)
+    assert got["points published"] == got["processed frames"], summary
+    assert abs(got["processed frames"] + got["dropped frames"] - got["received frames"]) <= 2, summary
+    assert got["processed frames"] >= 0.8 * sent, summary
     assert _count(end, "errors") == 0 and _count(end, "bad images") == 0, summary
+    assert _count(end, "frames lost upstream") - _count(start, "frames lost upstream") <= 0.02 * sent + 1, summary
 
 
 def test_defaults_lose_frames_and_the_node_estimates_the_loss_within_10_points(context, tmp_path):
