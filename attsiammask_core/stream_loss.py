@@ -5,7 +5,8 @@ The period is the median of the gaps within half a period of it (iterated from t
 gaps, the shortest common gap), so it holds with most frames lost, with jitter (a gap is rounded to whole
 periods) and after a rate change (only recent gaps count). A stamp that goes back (a bag played with --loop, a
 restarted camera) starts over without counting a loss, and so does a pause longer than PAUSE_S and PAUSE_PERIODS
-periods (a stopped publisher is not a lossy one).
+periods (a stopped publisher is not a lossy one). Limits: a stream that keeps exactly every k-th frame looks like
+a k times slower stream (no loss), and with more than about 95% lost the shortest common gap is several periods.
 """
 from __future__ import annotations
 

@@ -175,3 +175,5 @@ def test_defaults_lose_frames_and_the_node_estimates_the_loss_within_10_points(c
     print(summary)
     assert received > 10, summary
     assert abs(estimated - true_pct) <= 10.0, summary
+    log = (tmp_path / "transport_defaults_node.log").read_text(errors="replace")
+    assert "were lost before this node" in log and "FASTDDS_DEFAULT_PROFILES_FILE" in log, log[-2000:]
