@@ -70,7 +70,9 @@ class TrackerConfig:
     frame (the search crop's size, nearest first, in turns, so the search grows to the whole frame), and resumes
     only on a candidate the verifier accepts (>= ``recover_threshold``); 0 tiles = the local search only.
     ``redetect_reach`` bounds how far the search grows: tiles whose centre lies within that many search-crop sides
-    of where the target was last seen (0 = the whole frame).
+    of where the target was last seen (0 = the whole frame). ``recover_frames``: with the verifier, a candidate
+    must pass on that many frames in a row, in the same place (centre within its own size), before tracking resumes
+    (a one-frame look-alike is not taken).
     """
 
     penalty_k: float = 0.10
@@ -104,6 +106,7 @@ class TrackerConfig:
     presence_weights: tuple[float, ...] = ()
     redetect_tiles: int = 2
     redetect_reach: float = 0.0
+    recover_frames: int = 1
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -121,6 +124,8 @@ class TrackerConfig:
         _require(isinstance(self.redetect_tiles, int) and 0 <= self.redetect_tiles <= 16, name,
                  f"redetect_tiles must be an int in [0, 16], got {self.redetect_tiles!r}")
         _require(self.redetect_reach >= 0, name, f"redetect_reach must be >= 0, got {self.redetect_reach}")
+        _require(isinstance(self.recover_frames, int) and 1 <= self.recover_frames <= 30, name,
+                 f"recover_frames must be an int in [1, 30], got {self.recover_frames!r}")
         _require(self.polygon in POLYGONS, name, f"polygon must be one of {POLYGONS}, got {self.polygon!r}")
         object.__setattr__(self, "ratios", tuple(float(r) for r in self.ratios))
         object.__setattr__(self, "scales", tuple(float(s) for s in self.scales))

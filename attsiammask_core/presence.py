@@ -141,4 +141,4 @@ def with_shipped_presence(config: Any, variant: str, path: Path = CALIBRATION_FI
         return dataclasses.replace(config, presence="score")
     return dataclasses.replace(config, presence="verifier", presence_weights=tuple(entry["presence_weights"]),
                                **{key: entry[key] for key in ("lost_threshold", "recover_threshold", "lost_frames",
-                                                              "redetect_tiles") if key in entry})
+                                                              "redetect_tiles", "recover_frames") if key in entry})

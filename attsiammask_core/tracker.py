@@ -246,6 +246,7 @@ class Tracker:
         self._confirmed_state = self._state.copy()
         self._since_confirmed = 0
         self._tile_cursor = 0
+        self._candidate: tuple[np.ndarray, int] | None = None
         self._last_template: np.ndarray | None = None
         self.last_presence_features: np.ndarray | None = None
         self.attention: TemplateAttention | None = None
@@ -382,6 +383,7 @@ class Tracker:
         self._confirmed_state = self._state.copy()
         self._since_confirmed = 0
         self._tile_cursor = 0
+        self._candidate = None
         if self._calibration is not None:
             self._last_template = zf.float().cpu().numpy()
             self._memory = PresenceMemory(self._last_template)
@@ -450,10 +452,13 @@ class Tracker:
         else:
             search, state, confidence = self._best_verified(frame, searches, avoid)
             accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(self._last_template)
+            accepted = self._consistent(state) if accepted else self._consistent(None)
         timings["presence"] = time.perf_counter() - t2
         if not accepted:
             local = searches[0]
-            if self._memory is not None and local.best_score >= FOLLOW_SCORE:
+            if self._candidate is not None:  # search there again next frame
+                self._state = np.array([self._candidate[0][0], self._candidate[0][1], self._state[2], self._state[3]])
+            elif self._memory is not None and local.best_score >= FOLLOW_SCORE:
                 # unconfirmed, not published: the held box follows the local search (position only), so a target
                 # whose look changed more than the verifier accepts is not left behind
                 followed = self._updated_state(local, frame.shape[:2])
@@ -465,6 +470,25 @@ class Tracker:
         self._low_count = 0
         self._confirm(confidence)
         return self._result(frame, search, confidence, timings, t0)
+
+    def _consistent(self, state: np.ndarray | None) -> bool:
+        """Count a verified candidate (None: none this frame): True once recover_frames of them in a row lie in one
+        place (each centre within the previous one's size)."""
+        if state is None:
+            self._candidate = None
+            return False
+        if self._candidate is not None:
+            previous, count = self._candidate
+            if abs(state[0] - previous[0]) <= previous[2] and abs(state[1] - previous[1]) <= previous[3]:
+                self._candidate = (state, count + 1)
+            else:
+                self._candidate = (state, 1)
+        else:
+            self._candidate = (state, 1)
+        if self._candidate[1] >= self.config.recover_frames:
+            self._candidate = None
+            return True
+        return False
 
     def _best_verified(self, frame: np.ndarray, searches: list[_Search],
                        avoid: Sequence[Sequence[float]] = ()) -> tuple[_Search, np.ndarray, float]:

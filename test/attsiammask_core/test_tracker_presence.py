@@ -157,3 +157,15 @@ def test_a_lost_target_does_not_jump_onto_a_box_another_target_holds(lite):
     alone.mark_lost()
     states = [alone.track(frame((60, 100))).state for _ in range(8)]
     assert TrackState.TRACKING in states  # without A's box to avoid, the look-alike is taken
+
+
+def test_recover_frames_asks_for_that_many_verified_frames_in_one_place(lite):
+    frame = _scene()
+    found = {}
+    for frames in (1, 3):
+        tracker = _fresh(lite, recover_frames=frames)
+        tracker.init(frame((60, 100)), (60, 100, 40, 40))
+        tracker.mark_lost()
+        states = [tracker.track(frame((70, 100))).state for _ in range(6)]  # back right where it was
+        found[frames] = states.index(TrackState.TRACKING)
+    assert found[3] == found[1] + 2

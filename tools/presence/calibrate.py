@@ -31,23 +31,33 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from attsiammask_core.eval.longterm_metrics import LongTermSettings  # noqa: E402
 from attsiammask_core.eval.longterm_report import summarize_longterm  # noqa: E402
-from attsiammask_core.eval.metrics import iou_xywh  # noqa: E402
-from attsiammask_core.eval.runner import run_longterm  # noqa: E402
-from attsiammask_core.eval.sequences import discover  # noqa: E402
+from attsiammask_core.eval.metrics import iou_xywh, success_auc, success_curve  # noqa: E402
+from attsiammask_core.eval.runner import run_longterm, run_ope  # noqa: E402
+from attsiammask_core.eval.sequences import discover, load_split  # noqa: E402
 from attsiammask_core.eval.trackers import OursTracker  # noqa: E402
 from attsiammask_core.presence import CALIBRATION_FILE, FEATURE_NAMES, shipped_calibrations  # noqa: E402
 from attsiammask_core.tracker import Tracker  # noqa: E402
 
 # Collection only: a provisional presence (from the score alone) that fills the appearance memory as tracking would.
 PROVISIONAL = (-4.0, 1.0) + (0.0,) * (len(FEATURE_NAMES) - 1)  # p = sigmoid(logit(score) - 4): 0.5 at 0.982
-GRID = {"lost_threshold": (0.3, 0.5), "recover_threshold": (0.5, 0.7), "lost_frames": (1, 3)}
+GRID = {"lost_threshold": (0.4, 0.5), "recover_threshold": (0.6,), "lost_frames": (1,), "recover_frames": (2,)}
 
 
 def _tracker(variant: str, model: object, base: Tracker, **overrides: object) -> Tracker:
     return Tracker(model, config=dataclasses.replace(base.config, **overrides), attention=base.attention_config)
 
 
-def collect(variant: str, folders: list[Path], label_iou: float) -> dict[str, np.ndarray]:
+def _sequences(folders: list[Path], short_term: Path | None, splits: list[str]) -> list:
+    """The long-term folders' sequences, then the short-term sequences of ``splits`` (never test) in ``short_term``."""
+    sequences = [seq for folder in folders for seq in discover(folder)]
+    for split in splits:
+        if split == "test":
+            raise ValueError("calibration reads train/validation data only")
+        sequences += discover(short_term, load_split(split))
+    return sequences
+
+
+def collect(variant: str, sequences: list, label_iou: float) -> dict[str, np.ndarray]:
     """Features and labels per frame; the appearance memory is filled with the shipped calibration of the variant
     when there is one (a second pass), else with PROVISIONAL."""
     base = Tracker.create(variant=variant, backend="onnxruntime", threads=1)
@@ -55,7 +65,7 @@ def collect(variant: str, folders: list[Path], label_iou: float) -> dict[str, np
     weights = tuple(shipped["presence_weights"]) if shipped else PROVISIONAL
     print(f"collecting with {'the shipped calibration' if shipped else 'the provisional presence'}", flush=True)
     features, labels, groups = [], [], []
-    for group, seq in enumerate(seq for folder in folders for seq in discover(folder)):
+    for group, seq in enumerate(sequences):
         tracker = _tracker(variant, base.model, base, presence="verifier", presence_weights=weights,
                            lost_threshold=0.0, recover_threshold=0.0)
         gt = np.asarray(seq.boxes, dtype=np.float64).reshape(-1, 4)
@@ -119,11 +129,34 @@ def evaluate(variant: str, base: Tracker, folder: Path, **overrides: object) -> 
     return overall
 
 
+def ope_auc(variant: str, base: Tracker, sequences: list, **overrides: object) -> float:
+    """Mean success AUC of one pass over short-term sequences (the same measure for every setting compared)."""
+    def factory() -> OursTracker:
+        return OursTracker(variant, _tracker(variant, base.model, base, **overrides))
+
+    aucs = []
+    for seq in sequences:
+        record = run_ope(factory, seq)
+        start = record.init_frame
+        if start is None:
+            continue
+        ious = iou_xywh(record.boxes[start + 1:], record.gt[start + 1:])
+        aucs.append(success_auc(success_curve(ious[np.isfinite(ious)])))
+    return float(np.mean(aucs))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default="lite")
     parser.add_argument("--collect", type=Path, nargs="+", required=True, help="sequence folders (train/validation)")
     parser.add_argument("--select", type=Path, nargs="+", required=True, help="long-term validation folder(s)")
+    parser.add_argument("--short-term", type=Path, default=REPO_ROOT / "data" / "sequences",
+                        help="folder of the short-term sequences (default data/sequences)")
+    parser.add_argument("--short-term-splits", nargs="*", default=[], choices=("train", "validation"),
+                        help="also collect on these splits' short-term sequences (natural drift and occlusion)")
+    parser.add_argument("--short-term-check", action="store_true",
+                        help="also require OPE AUC on the short-term validation split within 0.005 of the score-only "
+                             "tracker (same weights)")
     parser.add_argument("--label-iou", type=float, default=0.3)
     parser.add_argument("--max-absent", type=float, default=0.05, help="largest share of absent frames detected")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "outputs" / "presence")
@@ -139,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     if cache.is_file():
         data = dict(np.load(cache))
     else:
-        data = collect(args.variant, args.collect, args.label_iou)
+        data = collect(args.variant, _sequences(args.collect, args.short_term, args.short_term_splits), args.label_iou)
         np.savez(cache, **data)
     print(f"\nfeatures: {len(data['y'])} frames, {int(data['y'].sum())} positive ({time.perf_counter() - t0:.0f} s)")
     bias, weights = fit(data["x"], data["y"], data["group"])
@@ -150,30 +183,44 @@ def main(argv: list[str] | None = None) -> int:
           f"{roc_auc(data['x'][:, 0], data['y']):.3f}")
     base = Tracker.create(variant=args.variant, backend="onnxruntime", threads=1)
     values = (bias, *(float(w) for w in weights))
+    short_term = discover(args.short_term, load_split("validation")) if args.short_term_check else []
+    floor = ope_auc(args.variant, base, short_term, presence="score") - 0.005 if short_term else -1.0
+    if short_term:
+        print(f"short-term validation OPE AUC, score only: {floor + 0.005:.3f}", flush=True)
     rows = []
-    for lost, recover, frames in itertools.product(*GRID.values()):
+    for lost, recover, frames, confirm in itertools.product(*GRID.values()):
         if recover < lost:
             continue
         results = [evaluate(args.variant, base, folder, presence="verifier", presence_weights=values,
-                            lost_threshold=lost, recover_threshold=recover, lost_frames=frames)
+                            lost_threshold=lost, recover_threshold=recover, lost_frames=frames,
+                            recover_frames=confirm)
                    for folder in args.select]
         f = float(np.mean([r["f"] for r in results]))
         share = float(np.mean([r["absent_detection_share"] or 0.0 for r in results]))
         reacq = float(np.mean([r["reacquisition_rate_tracked_before"] or 0.0 for r in results]))
-        rows.append((share <= args.max_absent, f + reacq, f, reacq, share, lost, recover, frames))
-        print(f"  lost {lost} recover {recover} frames {frames}: F {f:.3f} re-acq {reacq:.2f} absent-det {share:.3f}",
-              flush=True)
+        auc = ope_auc(args.variant, base, short_term, presence="verifier", presence_weights=values,
+                      lost_threshold=lost, recover_threshold=recover, lost_frames=frames,
+                      recover_frames=confirm) if short_term else 0.0
+        rows.append((share <= args.max_absent and auc >= floor, f + reacq, f, reacq, share, lost, recover, frames,
+                     confirm))
+        print(f"  lost {lost} recover {recover} frames {frames} recover_frames {confirm}: F {f:.3f} re-acq "
+              f"{reacq:.2f} absent-det {share:.3f}"
+              + (f" short-term OPE AUC {auc:.3f}" if short_term else ""), flush=True)
     best = max(rows)
-    _, _, f, reacq, share, lost, recover, frames = best
-    print(f"chosen: lost_threshold {lost} recover_threshold {recover} lost_frames {frames} (F {f:.3f}, re-acq "
+    _, _, f, reacq, share, lost, recover, frames, confirm = best
+    print(f"chosen: lost_threshold {lost} recover_threshold {recover} lost_frames {frames} recover_frames {confirm} "
+          f"(F {f:.3f}, re-acq "
           f"{reacq:.2f}, absent frames detected {share:.3f})")
     if args.write:
         document = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.is_file() else {"variants": {}}
         document["features"] = list(FEATURE_NAMES)
         document["variants"][args.variant] = {
             "presence_weights": [round(v, 6) for v in values], "lost_threshold": lost, "recover_threshold": recover,
-            "lost_frames": frames, "label_iou": args.label_iou, "frames": int(len(data["y"])),
-            "collected_on": [str(p) for p in args.collect], "selected_on": [str(p) for p in args.select],
+            "lost_frames": frames, "recover_frames": confirm, "label_iou": args.label_iou,
+            "frames": int(len(data["y"])),
+            "collected_on": [str(p) for p in args.collect] + [f"{args.short_term} ({split} split)"
+                                                               for split in args.short_term_splits],
+            "selected_on": [str(p) for p in args.select],
             "validation": {"f": round(f, 4), "reacquired_rate_tracked": round(reacq, 4),
                            "absent_detection_share": round(share, 4)},
             "date": datetime.date.today().isoformat()}
