@@ -432,8 +432,11 @@ class Tracker:
         resumes on the best candidate when it is confident enough (and verified, when the verifier is on)."""
         cfg = self.config
         t0 = time.perf_counter()
-        searches = [self._search(frame, self._crop_centre(), cfg.lost_search_factor,
-                                 cfg.window_influence * cfg.lost_window_factor)]
+        if self._candidate is not None:  # a candidate to confirm: look there as a tracking step would
+            searches = [self._search(frame, self._crop_centre(), 1.0, cfg.window_influence)]
+        else:
+            searches = [self._search(frame, self._crop_centre(), cfg.lost_search_factor,
+                                     cfg.window_influence * cfg.lost_window_factor)]
         if self._memory is not None and cfg.redetect_tiles:
             _, side = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
                                        1.0, cfg.context)
@@ -457,7 +460,7 @@ class Tracker:
         if not accepted:
             local = searches[0]
             if self._candidate is not None:  # search there again next frame
-                self._state = np.array([self._candidate[0][0], self._candidate[0][1], self._state[2], self._state[3]])
+                self._state = self._candidate[0].copy()
             elif self._memory is not None and local.best_score >= FOLLOW_SCORE:
                 # unconfirmed, not published: the held box follows the local search (position only), so a target
                 # whose look changed more than the verifier accepts is not left behind
