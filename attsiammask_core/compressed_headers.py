@@ -88,6 +88,9 @@ _JPEG_STANDALONE = {0x01, *range(0xD0, 0xD8)}  # TEM, RST0-7: markers without a 
 
 
 _JPEG_ARITHMETIC = {0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Arithmetic-coded scans: at most this many pixels per byte of scan data (real frames compress ~1-10 pixels a byte; a
+# 782-byte file declaring 8000x8000 pixels took 3.8 s and 600 MB to decode into garbage).
+ARITHMETIC_JPEG_PIXELS_PER_BYTE = 1024
 
 
 def _jpeg_min_scan_bytes(data: Buffer, at: int, width: int, height: int, components: int) -> int:
@@ -106,8 +109,8 @@ def _jpeg_min_scan_bytes(data: Buffer, at: int, width: int, height: int, compone
 def jpeg_size(data: Buffer) -> tuple[int, int]:
     """(width, height) of a JPEG whose marker segments, from SOI to the first scan (SOS), each fit in the data,
     with one frame header (SOF) before the scan declaring a non-empty image and a length that fits its components;
-    Huffman-coded, the data from the first scan on must hold at least one bit per 8x8 block (arithmetic coding
-    has no such floor)."""
+    Huffman-coded, the data from the first scan on must hold at least one bit per 8x8 block; arithmetic-coded, at
+    least a byte per ARITHMETIC_JPEG_PIXELS_PER_BYTE pixels."""
     if bytes(data[:3]) != b"\xff\xd8\xff":
         raise ContainerError("not a JPEG signature")
     at, size, min_scan_bytes = 2, None, 0
@@ -141,14 +144,17 @@ def jpeg_size(data: Buffer) -> tuple[int, int]:
             size = _dimensions("JPEG", width, height)  # height 0 (defined later by DNL) is not supported
             if marker not in _JPEG_ARITHMETIC:
                 min_scan_bytes = _jpeg_min_scan_bytes(data, at, width, height, components)
+            else:  # arithmetic coding has no per-block floor: bound the ratio instead (a photo needs far more)
+                min_scan_bytes = _ceil_div(width * height, ARITHMETIC_JPEG_PIXELS_PER_BYTE)
         elif marker == 0xDA:
             if size is None:
                 raise ContainerError(f"JPEG scan at byte {at} comes before any frame header")
             scan_bytes = len(data) - at - 2 - length
             if scan_bytes <= 0 or scan_bytes < min_scan_bytes:
-                raise ContainerError(f"JPEG declares {size[0]}x{size[1]} pixels, whose Huffman-coded scans need at "
-                                     f"least {max(min_scan_bytes, 1)} bytes (a bit per 8x8 block); {scan_bytes} "
-                                     f"follow its first scan header")
+                raise ContainerError(f"JPEG declares {size[0]}x{size[1]} pixels, whose scans need at least "
+                                     f"{max(min_scan_bytes, 1)} bytes (Huffman: a bit per 8x8 block; arithmetic: a "
+                                     f"byte per {ARITHMETIC_JPEG_PIXELS_PER_BYTE} pixels); {scan_bytes} follow its "
+                                     f"first scan header")
             return size
         at += 2 + length
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import json
 import math
 import re
 import time
@@ -152,11 +151,10 @@ def _stored_metadata(weights: str | Path | None) -> dict[str, str]:
     from attsiammask_core.weights import read_metadata
 
     path = Path(weights)
-    if path.is_dir():  # an `attsiammask export` folder: its manifest carries the weights' metadata
-        from attsiammask_core.deploy.ort_model import MANIFEST
+    if path.is_dir():  # an `attsiammask export` folder: its (checked) manifest carries the weights' metadata
+        from attsiammask_core.deploy.manifest import MANIFEST, read_manifest
 
-        manifest = path / MANIFEST
-        return dict(json.loads(manifest.read_text()).get("metadata", {})) if manifest.is_file() else {}
+        return read_manifest(path).metadata if (path / MANIFEST).is_file() else {}
     return read_metadata(path) if path.is_file() else {}
 
 

@@ -106,10 +106,14 @@ def jpeg_oversized_dht(data: bytes) -> bytes:
     return data[:at + 2] + b"\xff\xff" + data[at + 4:]
 
 
-def jpeg_declaring(width: int, height: int) -> bytes:
-    """A valid 16x16 JPEG whose frame header says width x height: far too little scan data for that many blocks."""
+def jpeg_declaring(width: int, height: int, arithmetic: bool = False) -> bytes:
+    """A valid 16x16 JPEG whose frame header says width x height: far too little scan data for that many blocks;
+    ``arithmetic``: its frame header switched to arithmetic coding (SOF9), as a fuzzer found."""
     data = bytearray(encode(".jpg", PIXELS[:16, :16]))
-    struct.pack_into(">HH", data, jpeg_segment(bytes(data), 0xC0) + 5, height, width)
+    at = jpeg_segment(bytes(data), 0xC0)
+    struct.pack_into(">HH", data, at + 5, height, width)
+    if arithmetic:
+        data[at + 1] = 0xC9
     return bytes(data)
 
 
@@ -117,8 +121,10 @@ def jpeg_declaring(width: int, height: int) -> bytes:
     (lambda d: d[:jpeg_segment(d, 0xC4) + 20], "JPEG segment 0xffc4 at byte"),  # cut inside a Huffman table
     (lambda d: d[:jpeg_segment(d, 0xDA) + 14], "follow its first scan header"),  # truncated right after SOS
     (jpeg_oversized_dht, "JPEG segment 0xffc4 at byte"),                       # a table claiming 65535 bytes
-    (lambda d: jpeg_declaring(8000, 8000), "JPEG declares 8000x8000 pixels, whose Huffman-coded scans need at least "
+    (lambda d: jpeg_declaring(8000, 8000), "JPEG declares 8000x8000 pixels, whose scans need at least "
                                            "125000 bytes"),                    # 631 bytes, 0.4 s and 370 MB to decode
+    (lambda d: jpeg_declaring(8000, 8000, arithmetic=True), "JPEG declares 8000x8000 pixels, whose scans need at "
+                                                            "least 62500 bytes"),  # fuzzing: 3.8 s, 600 MB
     (lambda d: jpeg_declaring(0, 16), "JPEG declares an image of 0x16 pixels"),
     (lambda d: d[:2] + d[jpeg_segment(d, 0xDA):], "JPEG scan at byte 2 comes before any frame header"),
     (lambda d: b"\xff\xd8\xff\xe0garbage" * 10, "JPEG segment 0xffe0 at byte 2 declares 26465 bytes"),

@@ -94,3 +94,12 @@ def test_missing_manifest_and_missing_graph(folder):
     (folder / "search.onnx").unlink()
     with pytest.raises(FileNotFoundError, match="search.onnx missing"):
         read_manifest(folder)
+
+
+@pytest.mark.parametrize("text", ["[]", '{"metadata": [1]}', '{"metadata": {"tracker_config": 3}}'])
+def test_the_tracker_reads_stored_settings_through_the_checked_manifest(tmp_path, text):
+    from attsiammask_core.tracker import stored_tracker_config
+
+    (tmp_path / MANIFEST).write_text(text)
+    with pytest.raises(ValueError):  # fuzzing: AttributeError / TypeError from the raw JSON before
+        stored_tracker_config(tmp_path)
