@@ -100,14 +100,14 @@ class TrackerNodeParameters:
                                             "template and search crops", minimum=0.0, maximum=4.0)
     tracking_mask_threshold: float = _param("tracking.mask_threshold", 0.3, "mask probability threshold",
                                             minimum=0.0, maximum=1.0, exclusive_maximum=True)
-    tracking_lost_threshold: float = _param("tracking.lost_threshold", 0.5, "confidence (the presence "
+    tracking_lost_threshold: float = _param("tracking.lost_threshold", 0.4, "confidence (the presence "
                                             "probability with the lite model's verifier, else the raw score) below "
                                             "this counts towards loss (0 = never lost); default: the lite "
                                             "calibration", minimum=0.0, maximum=1.0)
     tracking_lost_frames: int = _param("tracking.lost_frames", 1, "frames in a row below lost_threshold before "
                                        "the state is lost (no detection is published while lost)",
                                        minimum=1, maximum=1000)
-    tracking_recover_threshold: float = _param("tracking.recover_threshold", 0.7, "while lost, the confidence a "
+    tracking_recover_threshold: float = _param("tracking.recover_threshold", 0.6, "while lost, the confidence a "
                                                "re-detected candidate must reach before tracking resumes (a value "
                                                "below tracking.lost_threshold acts as lost_threshold)",
                                                minimum=0.0, maximum=1.0)
@@ -118,6 +118,9 @@ class TrackerNodeParameters:
     tracking_redetect_reach: float = _param("tracking.redetect_reach", 0.0, "how far the re-detection tiles "
                                             "reach from where the target was last seen, in search-crop sides "
                                             "(0 = the whole frame)", minimum=0.0, maximum=100.0)
+    tracking_recover_frames: int = _param("tracking.recover_frames", 2, "while lost, frames in a row a "
+                                          "re-detected candidate must pass verification in one place before "
+                                          "tracking resumes (lite's verifier)", minimum=1, maximum=30)
     tracking_max_targets: int = _param("tracking.max_targets", 4, "most targets tracked at once (set_target with "
                                        "a new target_id adds one up to this)", minimum=1, maximum=16)
     input_transport: str = _param("input.transport", "raw", "raw = subscribe image, compressed = image/compressed",

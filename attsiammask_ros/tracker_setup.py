@@ -65,4 +65,5 @@ def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> Trac
                                recover_threshold=max(float(settings.tracking_recover_threshold),
                                                      float(settings.tracking_lost_threshold)),
                                redetect_tiles=int(settings.tracking_redetect_tiles),
-                               redetect_reach=float(settings.tracking_redetect_reach))
+                               redetect_reach=float(settings.tracking_redetect_reach),
+                               recover_frames=int(settings.tracking_recover_frames))

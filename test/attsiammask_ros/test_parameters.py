@@ -12,7 +12,8 @@ CONTRACT_NAMES = [
     "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.threads",
     "model.half", "attention.enabled", "tracking.penalty_k", "tracking.window_influence", "tracking.lr",
     "tracking.context_amount", "tracking.mask_threshold", "tracking.lost_threshold", "tracking.lost_frames",
-    "tracking.recover_threshold", "tracking.redetect_tiles", "tracking.redetect_reach", "tracking.max_targets",
+    "tracking.recover_threshold", "tracking.redetect_tiles", "tracking.redetect_reach", "tracking.recover_frames",
+    "tracking.max_targets",
     "input.transport", "input.reliability", "input.queue_depth", "input.camera_info", "input.depth",
     "input.sync_tolerance_ms", "target.class_id", "target.frame_buffer", "target.stamp_tolerance_ms",
     "output.publish_mask", "output.publish_debug_image",
@@ -116,7 +117,8 @@ def test_tracking_defaults_are_the_values_stored_with_the_embedded_weights():
     # loss and re-detection: the lite variant's shipped presence calibration (what Tracker.create fills in)
     calibrated = with_shipped_presence(stored, "lite")
     assert calibrated.presence == "verifier" and calibrated.presence_weights
-    for field in ("lost_threshold", "lost_frames", "recover_threshold", "redetect_tiles", "redetect_reach"):
+    for field in ("lost_threshold", "lost_frames", "recover_threshold", "redetect_tiles", "redetect_reach",
+                  "recover_frames"):
         assert params.DEFAULTS[f"tracking.{field}"] == getattr(calibrated, field), field
 
 
@@ -125,6 +127,7 @@ def test_tracking_defaults_are_the_values_stored_with_the_embedded_weights():
     ("tracking.redetect_tiles", 16, 17, "in [0, 16]"),
     ("tracking.redetect_tiles", 0, -1, "in [0, 16]"),
     ("tracking.redetect_reach", 100.0, -0.5, "in [0.0, 100.0]"),
+    ("tracking.recover_frames", 30, 31, "in [1, 30]"),
 ])
 def test_redetection_parameters_have_ranges(name, good, bad, message):
     assert params.validate(name, good) is None
