@@ -69,10 +69,10 @@ class TrackerConfig:
     the variant). With the verifier, while lost the tracker also searches ``redetect_tiles`` tiles of the frame a
     frame (the search crop's size, nearest first, in turns, so the search grows to the whole frame), and resumes
     only on a candidate the verifier accepts (>= ``recover_threshold``); 0 tiles = the local search only.
-    ``redetect_reach`` bounds how far the search grows: tiles whose centre lies within that many search-crop sides
-    of where the target was last seen (0 = the whole frame). ``recover_frames``: with the verifier, a candidate
-    must pass on that many frames in a row, in the same place (centre within its own size), before tracking resumes
-    (a one-frame look-alike is not taken).
+    The tiles' reach grows by a quarter of a search-crop side per lost frame from where the target was last seen
+    (tracker.REDETECT_GROWTH), up to ``redetect_reach`` sides (0 = until it covers the whole frame).
+    ``recover_frames``: with the verifier, a candidate must pass on that many frames in a row, in the same place
+    (centre within its own size), before tracking resumes (a one-frame look-alike is not taken).
     """
 
     penalty_k: float = 0.10

@@ -48,6 +48,7 @@ CONFIRM_CONFIDENCE = 0.8  # presence at or above which a frame's box is taken as
 CONFIRM_EVERY = 10        # confident frames between two appearances added to the memory
 DISTRACTOR_SCORE = 0.9    # raw box-head score from which a candidate the verifier refuses is remembered as a distractor
 FOLLOW_SCORE = 0.5        # raw box-head score from which the held box follows the local search while lost
+REDETECT_GROWTH = 0.25    # search-crop sides the re-detection tiles' reach grows by per lost frame
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ class Tracker:
         self._confirmed_state = self._state.copy()
         self._since_confirmed = 0
         self._tile_cursor = 0
+        self._lost_for = 0  # frames since the target was lost
         self._candidate: tuple[np.ndarray, int] | None = None
         self._last_template: np.ndarray | None = None
         self.last_presence_features: np.ndarray | None = None
@@ -347,6 +349,7 @@ class Tracker:
             raise RuntimeError("call init(frame, box) before mark_lost()")
         self._lost = True
         self._tile_cursor = 0
+        self._lost_for = 0
 
     def _to_tensor(self, crop: np.ndarray, batched: bool = False) -> torch.Tensor:
         """(1, 3, H, W) float32 from an H x W x 3 uint8 crop ((N, 3, H, W) from N x H x W x 3 when ``batched``). On
@@ -417,6 +420,7 @@ class Tracker:
         if self._low_count >= cfg.lost_frames:
             self._lost = True
             self._tile_cursor = 0
+            self._lost_for = 0
             if self._memory is not None:  # search again from where the target was last seen for sure
                 self._state = self._confirmed_state.copy()
             timings["refine"], timings["post"] = 0.0, time.perf_counter() - t2 - timings["presence"]
@@ -430,6 +434,7 @@ class Tracker:
         resumes on the best candidate when it is confident enough (and verified, when the verifier is on)."""
         cfg = self.config
         t0 = time.perf_counter()
+        self._lost_for += 1
         if self._candidate is not None:  # a candidate to confirm: look there as a tracking step would
             searches = [self._search(frame, self._crop_centre(), 1.0, cfg.window_influence)]
         else:
@@ -438,7 +443,11 @@ class Tracker:
         if self._memory is not None and cfg.redetect_tiles:
             _, side = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
                                        1.0, cfg.context)
-            centres = geo.tile_centres(frame.shape[:2], side, self._crop_centre(), reach=cfg.redetect_reach)
+            # the tiles' reach grows by REDETECT_GROWTH search sides a lost frame, up to redetect_reach (0: frame)
+            reach = 1.0 + REDETECT_GROWTH * self._lost_for
+            if cfg.redetect_reach > 0:
+                reach = min(reach, cfg.redetect_reach)
+            centres = geo.tile_centres(frame.shape[:2], side, self._crop_centre(), reach=reach)
             for k in range(min(cfg.redetect_tiles, len(centres))):
                 centre = centres[(self._tile_cursor + k) % len(centres)]
                 searches.append(self._search(frame, centre, 1.0, 0.0))

@@ -82,7 +82,7 @@ def test_a_lost_step_runs_the_local_search_plus_redetect_tiles_searches(lite, mo
         cfg = tracker.config
         _, side = geo.search_scale((40, 40), cfg.context_amount, cfg.exemplar_size, cfg.instance_size, 1.0,
                                    cfg.context)
-        available = len(geo.tile_centres((H, W), side, (80, 120)))
+        available = len(geo.tile_centres((H, W), side, (80, 120), reach=1.25))  # the first lost frame's reach
         calls: list[int] = []
         original = tracker._search
 
