@@ -48,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    passthrough = getattr(args, "passthrough", None)  # a subcommand that hands its arguments on (e.g. demo)
+    if extra and passthrough is None:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if passthrough is not None:
+        setattr(args, passthrough, [*getattr(args, passthrough, []), *extra])
     return args.func(args)
 
 

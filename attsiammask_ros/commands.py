@@ -41,7 +41,7 @@ def register_demo(subparsers: argparse._SubParsersAction) -> None:
         epilog="example:\n  attsiammask demo --variant lfc --max-frames 60", add_help=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("demo_args", nargs=argparse.REMAINDER, help="arguments of the demo (--help for its own)")
-    parser.set_defaults(func=_run_demo)
+    parser.set_defaults(func=_run_demo, passthrough="demo_args")  # options argparse's REMAINDER misses (--help)
 
 
 def register_stress(subparsers: argparse._SubParsersAction) -> None:

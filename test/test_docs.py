@@ -152,7 +152,7 @@ def test_inline_attsiammask_commands_of_the_docs_exist():
 
 PRODUCT = ["attsiammask_core", "attsiammask_ros", "launch", "config", "docs", "README.md", "package.xml"]
 SUFFIXES = {".py", ".md", ".yaml", ".yml", ".xml", ".txt", ".html", ".cfg", ".json"}
-ALLOWED_SHARED_DATA = {"attsiammask_core/train/config.py", "attsiammask_core/data/sources.json"}
+ALLOWED_SHARED_DATA = {"attsiammask_core/data/sources.json"}
 
 
 def test_nothing_in_the_product_or_its_docs_points_outside_the_repository():
@@ -165,8 +165,7 @@ def test_nothing_in_the_product_or_its_docs_points_outside_the_repository():
             if "shared/docs" in text:
                 offenders.append(f"{path.relative_to(REPO)}: shared/docs")
             for line in text.splitlines():
-                # Data paths of the project's shared set are allowed only as the default of a training recipe
-                # field (attsiammask_core/train/config.py) and in the provenance notes of sources.json.
+                # Data paths of the project's shared set are allowed only in the provenance notes of sources.json.
                 if "../shared" in line and str(path.relative_to(REPO)) not in ALLOWED_SHARED_DATA:
                     offenders.append(f"{path.relative_to(REPO)}: {line.strip()[:80]}")
     assert not offenders, "\n".join(offenders)

@@ -76,7 +76,7 @@ class ModelConfig:
 class DataConfig:
     """Where pairs come from and how the crops are cut (shifts in 255-crop pixels, scales as log-ratios)."""
 
-    data_dir: str = "../shared/data/sequences"
+    data_dir: str = "data/sequences"  # tools/data/build_sequences.py writes it
     split: str = "train"
     split_file: str | None = None
     sequences: tuple[str, ...] = ()

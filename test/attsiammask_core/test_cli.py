@@ -23,3 +23,16 @@ def test_unknown_subcommand_exits_with_usage():
     with pytest.raises(SystemExit) as exc:
         main(["nope"])
     assert exc.value.code == 2
+
+
+def test_demo_hands_every_argument_on_and_others_refuse_unknown_ones(capsys):
+    from attsiammask_core.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--help"])  # argparse's REMAINDER alone would refuse --help here
+    assert exited.value.code == 0
+    assert "attsiammask_ros.demo.run" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exited:
+        main(["info", "--bogus"])
+    assert exited.value.code == 2
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
