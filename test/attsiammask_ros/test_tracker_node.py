@@ -444,7 +444,9 @@ def test_default_parameters_keep_the_shipped_presence_calibration():
     created = build_tracker(settings).config
     assert created.presence == "verifier" and created.presence_weights
     assert tracker_config(created, settings) == created
-    assert (created.lost_threshold, created.lost_frames, created.recover_threshold) == (0.5, 1, 0.7)
+    assert (created.lost_threshold, created.lost_frames, created.recover_threshold, created.recover_frames) == tuple(
+        params.DEFAULTS[f"tracking.{name}"] for name in ("lost_threshold", "lost_frames", "recover_threshold",
+                                                         "recover_frames"))
 
 
 def test_tracker_config_keeps_recovery_above_loss():
@@ -459,7 +461,9 @@ def test_tracker_config_keeps_recovery_above_loss():
     lowered = params.TrackerNodeParameters(tracking_recover_threshold=0.2, tracking_redetect_tiles=0,
                                            tracking_redetect_reach=3.0)
     config = tracker_config(base, lowered)
-    assert (config.recover_threshold, config.redetect_tiles, config.redetect_reach) == (0.5, 0, 3.0)
+    # recovery never below loss: the default loss threshold
+    assert (config.recover_threshold, config.redetect_tiles, config.redetect_reach) == (
+        params.DEFAULTS["tracking.lost_threshold"], 0, 3.0)
 
 
 # ---- the executable: start-up failure and clean shutdown on signals ------------------------------------------
