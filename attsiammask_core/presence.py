@@ -87,20 +87,36 @@ def score_map_features(score: np.ndarray, best: int, grid: tuple[int, int, int],
     return peak - float(outside.max()), float(np.mean(cells >= 0.5 * peak))
 
 
+def _unit(features: np.ndarray) -> np.ndarray:
+    """Flattened to unit length (float64; zeros stay zeros), so a cosine is one dot product."""
+    flat = np.asarray(features, dtype=np.float64).reshape(-1)
+    norm = float(np.linalg.norm(flat))
+    return flat / norm if norm > 0 else flat
+
+
+def _map(candidate: np.ndarray) -> np.ndarray:
+    """C x H x W from C x H x W or 1 x C x H x W."""
+    return candidate[0] if candidate.ndim == 4 else candidate
+
+
 class PresenceMemory:
-    """The first frame's template features, a few confirmed appearances, and distractors' features."""
+    """The first frame's template features, a few confirmed appearances, and distractors' features, each kept as a
+    unit vector (normalised once, when stored, not every frame)."""
 
     def __init__(self, initial: np.ndarray, size: int = 4, distractors: int = 8) -> None:
-        self.initial = np.asarray(initial, dtype=np.float32)[0] if initial.ndim == 4 else np.asarray(initial)
+        first = _map(np.asarray(initial, dtype=np.float32))
+        self.initial = _unit(first)
+        self.initial_centre = _unit(_centre(first))
         self.confirmed: deque[np.ndarray] = deque(maxlen=size)
         self.distractors: deque[np.ndarray] = deque(maxlen=distractors)
 
     def features(self, candidate: np.ndarray, score: float, peak_margin: float, score_spread: float) -> np.ndarray:
         """FEATURE_NAMES for a candidate's template-branch features (C x H x W or 1 x C x H x W)."""
-        cand = candidate[0] if candidate.ndim == 4 else candidate
-        sim_init = cosine(cand, self.initial)
-        sim_centre = cosine(_centre(cand), _centre(self.initial))
-        sim_memory = max((cosine(cand, m) for m in self.confirmed), default=sim_init)
+        cand = _map(candidate)
+        unit = _unit(cand)
+        sim_init = float(unit @ self.initial)
+        sim_centre = float(_unit(_centre(cand)) @ self.initial_centre)
+        sim_memory = max((float(unit @ m) for m in self.confirmed), default=sim_init)
         return np.array([score_logit(score), sim_init, sim_centre, sim_memory, peak_margin, score_spread],
                         dtype=np.float64)
 
@@ -109,15 +125,15 @@ class PresenceMemory:
         (first frame, memory)."""
         if not self.distractors:
             return False
-        cand = candidate[0] if candidate.ndim == 4 else candidate
-        target = max([cosine(cand, self.initial), *(cosine(cand, m) for m in self.confirmed)])
-        return max(cosine(cand, d) for d in self.distractors) > target + DISTRACTOR_MARGIN
+        unit = _unit(_map(candidate))
+        target = max([float(unit @ self.initial), *(float(unit @ m) for m in self.confirmed)])
+        return max(float(unit @ d) for d in self.distractors) > target + DISTRACTOR_MARGIN
 
     def confirm(self, candidate: np.ndarray) -> None:
-        self.confirmed.append(np.array(candidate[0] if candidate.ndim == 4 else candidate, dtype=np.float32))
+        self.confirmed.append(_unit(_map(candidate)))
 
     def reject(self, candidate: np.ndarray) -> None:
-        self.distractors.append(np.array(candidate[0] if candidate.ndim == 4 else candidate, dtype=np.float32))
+        self.distractors.append(_unit(_map(candidate)))
 
 
 def calibration_from_values(values: Sequence[float]) -> PresenceCalibration:

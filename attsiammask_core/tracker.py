@@ -402,13 +402,14 @@ class Tracker:
         return self._step(frame, self._search(frame, self._crop_centre(), 1.0, self.config.window_influence), t0)
 
     def _step(self, frame: np.ndarray, search: _Search, t0: float, template: np.ndarray | None = None,
-              defer_mask: bool = False) -> TrackResult | _Located:
-        """The tracking step after the network: state update, presence (on ``template``, the template-branch
-        features of the new box, when given), loss, mask (or, ``defer_mask``, what the mask needs)."""
+              defer_mask: bool = False, state: np.ndarray | None = None) -> TrackResult | _Located:
+        """The tracking step after the network: state update (``state``: the search's, already computed),
+        presence (on ``template``, the template-branch features of the new box, when given), loss, mask (or,
+        ``defer_mask``, what the mask needs)."""
         cfg = self.config
         t2 = time.perf_counter()
         timings = {"crop": search.timings[0], "backbone": search.timings[1], "heads": search.timings[2]}
-        self._state = self._updated_state(search, frame.shape[:2])
+        self._state = state if state is not None else self._updated_state(search, frame.shape[:2])
         confidence = search.best_score
         if self._memory is not None:
             if template is None:
@@ -711,9 +712,11 @@ def _track_batch(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackRe
     searches = [tracker._read_search(_row(out, k), crop_box, scale_z, tracker._crop_centre(),
                                      tracker.config.window_influence, timings)
                 for k, (tracker, (_, crop_box, scale_z)) in enumerate(zip(trackers, crops, strict=True))]
-    templates = _templates_at(trackers, searches, frame)
-    steps = [tracker._step(frame, search, t0, template, defer_mask=True)
-             for tracker, search, template in zip(trackers, searches, templates, strict=True)]
+    states = [tracker._updated_state(search, frame.shape[:2]) for tracker, search in zip(trackers, searches,
+                                                                                           strict=True)]
+    templates = _templates_at(trackers, states, frame)
+    steps = [tracker._step(frame, search, t0, template, defer_mask=True, state=state)
+             for tracker, search, template, state in zip(trackers, searches, templates, states, strict=True)]
     located = [k for k, step in enumerate(steps) if isinstance(step, _Located)]
     if located:
         t3 = time.perf_counter()
@@ -733,16 +736,15 @@ def _track_batch(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackRe
     return steps  # type: ignore[return-value]
 
 
-def _templates_at(trackers: Sequence[Tracker], searches: Sequence[_Search],
+def _templates_at(trackers: Sequence[Tracker], states: Sequence[np.ndarray],
                   frame: np.ndarray) -> list[np.ndarray | None]:
-    """The template-branch features of each verified tracker's new box, in one network call (None where the tracker
-    has no verifier)."""
+    """The template-branch features of each verified tracker's new box (``states``), in one network call (None
+    where the tracker has no verifier)."""
     wanted = [k for k, tracker in enumerate(trackers) if tracker._memory is not None]
     templates: list[np.ndarray | None] = [None] * len(trackers)
     if not wanted:
         return templates
-    crops = [trackers[k]._presence_crop(frame, trackers[k]._updated_state(searches[k], frame.shape[:2]))
-             for k in wanted]
+    crops = [trackers[k]._presence_crop(frame, states[k]) for k in wanted]
     first = trackers[wanted[0]]
     batch = first._to_tensor(np.stack(crops), batched=True)
     with torch.inference_mode():
