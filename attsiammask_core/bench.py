@@ -51,21 +51,49 @@ class ReferenceComparison:
     max_abs_diff: dict[str, float]
 
 
-def synthetic_sequence(frames: int, size_wh: tuple[int, int] = (640, 480), seed: int = 0
+def synthetic_sequence(frames: int, size_wh: tuple[int, int] = (640, 480), seed: int = 0, objects: int = 1
                        ) -> tuple[list[np.ndarray], tuple[float, float, float, float]]:
-    """A textured object drifting over a textured background; returns frames and the first box (x, y, w, h)."""
+    """A textured object drifting over a textured background; returns frames and the first box (x, y, w, h).
+    ``objects`` > 1 adds more objects, each its own texture, starting at ``object_boxes`` and bouncing off the
+    frame's edges at the same speed (several targets to track in `bench --targets`)."""
+    if not 1 <= objects <= len(TARGET_OFFSETS):
+        raise ValueError(f"objects: 1 to {len(TARGET_OFFSETS)}, got {objects}")
     rng = np.random.default_rng(seed)
     w, h = size_wh
     background = rng.integers(0, 256, (h // 8, w // 8, 3), dtype=np.uint8)
     background = np.ascontiguousarray(np.kron(background, np.ones((8, 8, 1), dtype=np.uint8)))
-    target = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    textures = [rng.integers(0, 256, (60, 80, 3), dtype=np.uint8) for _ in range(objects)]
+    box = (200.0, 150.0, 80.0, 60.0)
+    starts = object_boxes(box, objects, size_wh)
     out = []
     for i in range(frames):
         frame = background.copy()
-        x, y = int(200 + 3 * i) % (w - 80), int(150 + 2 * i) % (h - 60)
-        frame[y:y + 60, x:x + 80] = target
+        for k in range(objects - 1, -1, -1):  # the first object on top
+            if k == 0:
+                x, y = int(200 + 3 * i) % (w - 80), int(150 + 2 * i) % (h - 60)
+            else:
+                x, y = _bounce(starts[k][0] + 3 * i, w - 80), _bounce(starts[k][1] + 2 * i, h - 60)
+            frame[y:y + 60, x:x + 80] = textures[k]
         out.append(frame)
-    return out, (200.0, 150.0, 80.0, 60.0)
+    return out, box
+
+
+def _bounce(position: float, high: int) -> int:
+    """``position`` folded into [0, high] as a point bouncing between the two ends (a triangle wave)."""
+    period = 2 * high
+    p = int(position) % period
+    return p if p <= high else period - p
+
+
+TARGET_OFFSETS = ((0, 0), (160, 0), (-160, 0), (0, 140), (0, -140), (160, 140), (-160, -140), (160, -140))
+
+
+def object_boxes(box: tuple[float, float, float, float], count: int, size_wh: tuple[int, int]
+                 ) -> list[tuple[float, float, float, float]]:
+    """The first boxes of ``count`` targets: ``box`` moved by TARGET_OFFSETS[k], kept inside the frame."""
+    x, y, w, h = (float(v) for v in box)
+    return [(min(max(x + dx, 0.0), size_wh[0] - w), min(max(y + dy, 0.0), size_wh[1] - h), w, h)
+            for dx, dy in TARGET_OFFSETS[:count]]
 
 
 class EvalTrackerTimer:
@@ -197,27 +225,28 @@ def compare_with_reference(tracker: Tracker, frames: list[np.ndarray], box: tupl
     return ReferenceComparison(LatencyStats.of(ours_t), LatencyStats.of(ref_t), diffs)
 
 
-TARGET_OFFSETS = ((0, 0), (160, 0), (-160, 0), (0, 140), (0, -140), (160, 140), (-160, -140), (160, -140))
-
-
 class TargetsTimer:
     """``count`` trackers on one model stepped together by track_targets (one batched search a frame), behind the
-    Tracker's init/track/last_timings; the k-th target's box is the bench box moved by TARGET_OFFSETS[k]."""
+    Tracker's init/track/last_timings; the k-th target's box is the bench box moved by TARGET_OFFSETS[k] (the k-th
+    object of ``synthetic_sequence(..., objects=count)``). ``states`` counts the targets' states over the steps."""
 
     def __init__(self, make: Any, count: int) -> None:
         if not 1 <= count <= len(TARGET_OFFSETS):
             raise ValueError(f"targets: 1 to {len(TARGET_OFFSETS)} per frame, got {count}")
         self.trackers = [make() for _ in range(count)]
         self.last_timings: dict[str, float] = {}
+        self.states: dict[str, int] = {}
 
     def init(self, frame: np.ndarray, box: Any) -> None:
-        x, y, w, h = (float(v) for v in box)
-        for tracker, (dx, dy) in zip(self.trackers, TARGET_OFFSETS, strict=False):
-            tracker.init(frame, (min(max(x + dx, 0.0), frame.shape[1] - w), min(max(y + dy, 0.0), frame.shape[0] - h),
-                                 w, h))
+        for tracker, start in zip(self.trackers, object_boxes(box, len(self.trackers), frame.shape[1::-1]),
+                                  strict=True):
+            tracker.init(frame, start)
 
     def track(self, frame: np.ndarray) -> Any:
-        return track_targets(self.trackers, frame)
+        results = track_targets(self.trackers, frame)
+        for result in results:
+            self.states[result.state.value] = self.states.get(result.state.value, 0) + 1
+        return results
 
 
 class LostTimer:

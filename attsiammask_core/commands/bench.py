@@ -127,14 +127,18 @@ def _like(base, **overrides):  # type: ignore[no-untyped-def]
     return Tracker(base.model, config=dataclasses.replace(base.config, **overrides), attention=False)
 
 
-def _print_targets_and_lost(results, variant: str, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
-    """Frame time with N targets against one, and the lost step against a tracking step (medians, same run)."""
+def _print_targets_and_lost(results, target_timers, variant: str,  # type: ignore[no-untyped-def]
+                            args: argparse.Namespace) -> None:
+    """Frame time with N targets against one, and the lost step against a tracking step (medians, same run); with
+    each count, the share of target-frames tracked (a lost target's step costs more, see --lost)."""
     for backend in args.backends:
         one = results[(variant, backend, False)].step.median_ms
         for count in args.targets or ():
             ms = results[(variant, backend, "targets", count)].step.median_ms
+            states = target_timers[(variant, backend, count)].states
+            tracked = states.get("tracking", 0) / max(sum(states.values()), 1)
             print(f"{variant} {backend}: {count} target(s) {ms:.1f} ms a frame = {ms / one:.2f}x one target "
-                  f"({one:.1f} ms; median, measured above in turns)")
+                  f"({one:.1f} ms; median, measured above in turns; {100 * tracked:.0f}% of target-frames tracked)")
         if args.lost:
             ms = results[(variant, backend, "lost")].step.median_ms
             print(f"{variant} {backend}: a lost frame (re-detection) {ms:.1f} ms = {ms / one:.2f}x a tracking frame "
@@ -207,8 +211,10 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     variants = args.variants or sorted(MODELS)
-    frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height))
-    print(f"attsiammask bench: {args.frames} frames {args.width}x{args.height}, torch {torch.__version__}, "
+    objects = max(args.targets) if args.targets else 1  # every timed target follows an object of its own
+    frames, box = synthetic_sequence(args.frames + 1, (args.width, args.height), objects=objects)
+    print(f"attsiammask bench: {args.frames} frames {args.width}x{args.height} ({objects} moving object(s)), "
+          f"torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, backends {', '.join(args.backends)}, "
           f"weights: {args.weights or 'embedded, else random (timing only)'}; configurations take turns on every "
           f"frame, "
@@ -216,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'configuration':<34}{'median ms':>10}{'p95 ms':>9}{'fps':>7}  " + "".join(f"{s + ' ms':>13}"
                                                                                    for s in STAGES))
     results = {}
+    target_timers: dict[tuple[str, str, int], TargetsTimer] = {}
     rates: dict[str, float] = {}
     for variant in variants:
         trackers = {(backend, att): _tracker(variant, args.weights, att, backend)
@@ -230,7 +237,9 @@ def run(args: argparse.Namespace) -> int:
         for backend in args.backends:  # several targets a frame, and the lost step, on the same model
             base = trackers[(backend, False)]
             for count in args.targets or ():
-                labelled[f"{variant} {backend} {count} targets"] = TargetsTimer(partial(_like, base), count)
+                timer = TargetsTimer(partial(_like, base), count)
+                labelled[f"{variant} {backend} {count} targets"] = timer
+                target_timers[(variant, backend, count)] = timer
                 keys.append((variant, backend, "targets", count))
             if args.lost:
                 # recover_threshold 1: no candidate is accepted, every frame is a full lost step (held state)
@@ -251,7 +260,7 @@ def run(args: argparse.Namespace) -> int:
             on, off = results[(variant, backend, True)], results[(variant, backend, False)]
             print(f"{variant} {backend}: attention adds {100.0 * (on.step.median_ms / off.step.median_ms - 1):+.1f}% "
                   f"per frame (init {on.init_ms:.0f} ms with attention, {off.init_ms:.0f} ms without)")
-        _print_targets_and_lost(results, variant, args)
+        _print_targets_and_lost(results, target_timers, variant, args)
         if "torch" in args.backends and "onnxruntime" in args.backends:
             for att in (True, False):
                 torch_ms = results[(variant, "torch", att)].step.median_ms

@@ -84,3 +84,31 @@ def test_bench_prints_only_ratios_measured_in_the_run(capsys):
     assert args.func(args) == 0
     out = capsys.readouterr().out
     assert "alone ms" in out and "contended ms" in out and "lite onnxruntime: fastest beside busy processes at" in out
+
+
+def test_synthetic_objects_each_start_in_their_target_box_and_stay_whole():
+    from attsiammask_core.bench import object_boxes
+
+    frames, box = synthetic_sequence(200, (640, 480), objects=4)
+    starts = object_boxes(box, 4, (640, 480))
+    assert starts[0] == box and len(set(starts)) == 4
+    first = frames[0]
+    patches = [first[int(y):int(y) + 60, int(x):int(x) + 80] for x, y, _, _ in starts]
+    for k in range(1, 4):  # a texture of its own: no two objects alike
+        assert not np.array_equal(patches[0], patches[k])
+    background = synthetic_sequence(1, (640, 480), objects=1)[0][0]
+    for frame in frames:  # every object is always fully inside the frame (bouncing, not wrapping)
+        assert (frame != background).any(axis=2).sum() >= 4 * 60 * 80 * 0.9 - 60 * 80
+
+
+def test_targets_timer_follows_one_object_each_and_counts_states():
+    from attsiammask_core.bench import TargetsTimer
+
+    frames, box = synthetic_sequence(6, (640, 480), objects=2)
+    timer = TargetsTimer(lambda: Tracker(PlantedModel(), config=TrackerConfig(lost_threshold=0.0),
+                                         attention=False), 2)
+    timer.init(frames[0], box)
+    for frame in frames[1:]:
+        timer.track(frame)
+    assert timer.trackers[1].box_now()[0] > box[0] + 100  # the second target is the second object, 160 px right
+    assert sum(timer.states.values()) == 2 * 5
