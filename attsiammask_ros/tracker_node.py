@@ -142,6 +142,7 @@ class TrackerNodeBase(NodeParameterCallbacks, NodeState):
         self._upstream.add(stamp_ns)
         self.session.frames.push(stamp_ns, msg)
         self.stats.received += 1
+        self.stats.last_stamp_ns = stamp_ns
         self.stats.dropped += self._handoff.put(msg)
 
     def _decode(self, msg: Any) -> np.ndarray:

@@ -62,6 +62,7 @@ class SessionStats:
     """Frame counts (received, processed, dropped, ...), recent latencies, and loss statistics per target."""
 
     received: int = 0
+    last_stamp_ns: int = 0       # the header stamp of the last image received (0: none yet)
     processed: int = 0
     dropped: int = 0
     bad_images: int = 0
@@ -98,7 +99,8 @@ class SessionStats:
         values: dict[str, float | int | str] = {
             "latency p50 ms": percentile(self.latencies_ms, 50), "latency p95 ms": percentile(self.latencies_ms, 95),
             "track p50 ms": percentile(self.track_ms, 50), "received frames": self.received,
-            "processed frames": self.processed, "dropped frames": self.dropped, "bad images": self.bad_images,
+            "last image stamp ns": self.last_stamp_ns, "processed frames": self.processed,
+            "dropped frames": self.dropped, "bad images": self.bad_images,
             "last bad image": self.last_bad_image, "errors": self.errors, "discarded frames": self.discarded}
         values.update(self.total().values())
         for track_id, stats in list(self.targets.items()):

@@ -246,6 +246,7 @@ def test_diagnostics_about_1hz(harness):
         assert key in values
     assert values["node"] == "/tn_main/attsiammask_tracker"  # names this node among all on /diagnostics
     assert float(values["processed fps"]) > 0 and float(values["latency p95 ms"]) >= float(values["latency p50 ms"])
+    assert int(values["last image stamp ns"]) > 0  # the stamp of an image the node received
 
 
 def test_inference_never_queues_frames_and_services_answer_meanwhile(harness):

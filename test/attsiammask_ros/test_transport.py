@@ -132,20 +132,22 @@ def test_shipped_profile_on_both_sides_delivers_at_least_98_percent(context, tmp
     try:
         run.start_camera(SECONDS)
         run.init_target()
-        start_ns, start = run.latest(time.time_ns())  # counters from here on: the target is set
+        _, start = run.latest(time.time_ns())  # counters from here on: the target is set
         stamps = run.published()
         run.spin_until(lambda: False, 1.5)  # the last frames are processed
         _, end = run.latest(time.time_ns())
     finally:
         run.close()
-    sent = sum(1 for s in stamps if s > start_ns)
+    # sent after the start: the frames stamped after the last one the node had received when it read its counters
+    # (not after the moment the test read them: under load that message arrives frames later)
+    sent = sum(1 for s in stamps if s > int(start["last image stamp ns"]))
     got = {key: _count(end, key) - _count(start, key) for key in ("received frames", "processed frames",
                                                                     "points published", "dropped frames")}
     summary = (f"published after the target was set {sent}, at the node {got} (processed "
                f"{100 * got['processed frames'] / max(sent, 1):.1f}%), end diagnostics {end}")
     print(summary)
     assert sent > 0.6 * SECONDS * 30, summary
-    # transport: at least 98% reach the node (the window's edges may shift a frame or two either way)
+    # transport: at least 98% reach the node (a frame or two may arrive out of order around the start)
     assert 0.98 * sent <= got["received frames"] <= sent + 2, summary
     # every frame that reached the node produced outputs (a 3D point each), or was replaced by a newer one before
     # inference took it (counted: the node keeps only the newest); with the fast model that is a few percent
