@@ -29,6 +29,7 @@ from attsiammask_core.config import (
     preset,
     tracker_config_from_json,
 )
+from attsiammask_core.deploy.precision import check_precision, model_sha256, read_int8_graphs
 from attsiammask_core.presence import (
     PresenceMemory,
     calibration_from_values,
@@ -47,6 +48,8 @@ LOST = TrackState.LOST
 CONFIRM_CONFIDENCE = 0.8  # presence at or above which a frame's box is taken as the target's
 CONFIRM_EVERY = 10        # confident frames between two appearances added to the memory
 DISTRACTOR_SCORE = 0.9    # raw box-head score from which a candidate the verifier refuses is remembered as a distractor
+RIVAL_EVERY = 5           # confident frames between two looks for a look-alike beside the target (distractor memory)
+RIVAL_SCORE = 0.5         # raw box-head score from which a cell apart from the target counts as a look-alike
 FOLLOW_SCORE = 0.5        # raw box-head score from which the held box follows the local search while lost
 REDETECT_GROWTH = 0.25    # search-crop sides the re-detection tiles' reach grows by per lost frame
 
@@ -85,6 +88,8 @@ class _Search:
     offset: np.ndarray
     origin: np.ndarray
     timings: tuple[float, float, float]
+    boxes: np.ndarray | None = None  # every cell's decoded box (centre offset from the crop's centre, size; crop px)
+    scale_z: float = 1.0             # crop pixels per frame pixel
 
 
 @dataclass(frozen=True)
@@ -257,7 +262,7 @@ class Tracker:
                attention: bool | AttentionConfig | None = None, config: TrackerConfig | str | None = None,
                random_init: bool = False, threads: int | None = None,
                overrides: Mapping[str, Any] | None = None, backend: str = "auto",
-               providers: Sequence[str] | None = None) -> Tracker:
+               providers: Sequence[str] | None = None, precision: str = "fp32") -> Tracker:
         """Build the model of ``variant``, load ``weights`` (official .pth or our .pt) and wrap it.
 
         ``backend="auto"`` (default) is onnxruntime on a CPU when it is installed (the faster CPU runtime: README,
@@ -271,6 +276,9 @@ class Tracker:
         in the weights file (our weights files carry the values tuned for them), else the variant's preset;
         ``overrides`` then replaces single fields (e.g. ``{"lr": 0.4}``). ``attention=None`` takes the default the
         weights file stores ("attention" in its metadata: the setting that tracked better on validation), else on.
+
+        ``precision="int8"`` (onnxruntime, embedded weights, variants that ship int8 graphs: lfc) runs the per-frame
+        graphs statically quantised (deploy/precision.py; the variant's model card has the measured cost in accuracy).
 
         ``random_init=True`` (tests and benchmarks only) keeps random weights when no file is given.
         ``threads`` sets torch's intra-op CPU threads for the whole process (None: torch's default); fewer
@@ -310,7 +318,10 @@ class Tracker:
                 raise ValueError(f"unknown tracker configuration fields {unknown}")
             tracker_config = dataclasses.replace(tracker_config, **overrides)
         backend = resolve_backend(backend, target_device, attention_config)
+        precision = check_precision(precision, backend, variant)
         if backend == "onnxruntime" and weights is not None and Path(weights).is_dir():
+            if precision != "fp32":
+                raise ValueError("precision 'int8' applies to the embedded weights, not to an export folder")
             return cls(_ort_model_from_folder(weights, variant, providers, threads), config=tracker_config,
                        attention=attention_config)
         if weights is not None:
@@ -322,7 +333,8 @@ class Tracker:
         if backend == "onnxruntime":
             from attsiammask_core.deploy.ort_model import OrtModel
 
-            return cls(OrtModel.from_torch(model, providers, threads), config=tracker_config,
+            replaced = read_int8_graphs(variant, model_sha256(model)) if precision == "int8" else None
+            return cls(OrtModel.from_torch(model, providers, threads, replaced=replaced), config=tracker_config,
                        attention=attention_config)
         if target_device.type == "cpu" and hasattr(model, "optimize_for_inference"):
             model.optimize_for_inference()  # TorchScript per-frame paths (lite: about a third faster on a CPU)
@@ -415,7 +427,7 @@ class Tracker:
             if template is None:
                 template = self._template_features(frame, self._state)
             confidence = self._presence(template, search)
-            self._confirm(confidence)
+            self._confirm(confidence, frame, search)
         timings["presence"] = time.perf_counter() - t2
         self._low_count = self._low_count + 1 if confidence < cfg.lost_threshold else 0
         if self._low_count >= cfg.lost_frames:
@@ -563,7 +575,7 @@ class Tracker:
         return _Search(out=out, crop_box=crop_box, best=best, score=score, best_score=float(weights @ score[near]),
                        lr=lr, offset=(weights @ boxes[near]) / scale_z,
                        origin=np.asarray(centre, dtype=np.float64) - self._crop_centre() + self._state[:2],
-                       timings=timings)
+                       timings=timings, boxes=boxes, scale_z=scale_z)
 
     def _updated_state(self, search: _Search, frame_hw: tuple[int, int]) -> np.ndarray:
         """The state the search's best cell gives: centre moved, size blended at the search's rate, clipped."""
@@ -594,8 +606,9 @@ class Tracker:
         self._last_template = template
         return presence_probability(self.last_presence_features, self._calibration)
 
-    def _confirm(self, confidence: float) -> None:
-        """A confident frame: remember where the target was; now and then add its appearance to the memory."""
+    def _confirm(self, confidence: float, frame: np.ndarray | None = None, search: _Search | None = None) -> None:
+        """A confident frame: remember where the target was; now and then add its appearance to the memory, and
+        (given the frame and its search) a look-alike beside it to the distractors."""
         if self._memory is None or confidence < CONFIRM_CONFIDENCE:
             return
         self._confirmed_state = self._state.copy()
@@ -603,6 +616,27 @@ class Tracker:
         if self._since_confirmed >= CONFIRM_EVERY:
             self._memory.confirm(self._last_template)
             self._since_confirmed = 0
+        if frame is not None and search is not None and self._since_confirmed % RIVAL_EVERY == 0:
+            rival = self._rival(search, frame.shape[:2])
+            if rival is not None:
+                self._memory.reject(self._template_features(frame, rival))
+
+    def _rival(self, search: _Search, frame_hw: tuple[int, int]) -> np.ndarray | None:
+        """The state of the best-scored cell whose box does not touch the target's (raw box-head score at least
+        RIVAL_SCORE): a look-alike the re-detection must not take for the target later; None if none."""
+        if search.boxes is None:
+            return None
+        boxes, target = search.boxes, search.boxes[search.best]
+        apart = ((np.abs(boxes[:, 0] - target[0]) > (boxes[:, 2] + target[2]) / 2)
+                 | (np.abs(boxes[:, 1] - target[1]) > (boxes[:, 3] + target[3]) / 2))
+        if not apart.any():
+            return None
+        cell = int(np.flatnonzero(apart)[np.argmax(search.score[apart])])
+        if search.score[cell] < RIVAL_SCORE:
+            return None
+        cx, cy, w, h = boxes[cell] / search.scale_z
+        return geo.clip_state_cxcywh((search.origin[0] + cx, search.origin[1] + cy, w, h), frame_hw,
+                                     self.config.min_size)
 
     def _mask_cell(self, search: _Search) -> tuple[int, int]:
         """(row y, col x) of the search's best cell on the score map: where the mask is refined."""

@@ -31,8 +31,9 @@ def inference_threads() -> int:
 def build_tracker(settings: TrackerNodeParameters) -> Tracker:
     """The production tracker: ``Tracker.create`` from the model parameters (tests pass their own factory)."""
     backend = settings.model_backend
-    if backend == "auto" and settings.model_providers.replace(" ", "").lower() != "cpu":
-        backend = "onnxruntime"  # providers beyond the CPU's are onnxruntime's
+    if backend == "auto" and (settings.model_providers.replace(" ", "").lower() != "cpu"
+                              or settings.model_precision != "fp32"):
+        backend = "onnxruntime"  # providers beyond the CPU's, and int8 graphs, are onnxruntime's
     if backend == "onnxruntime":
         if settings.model_device.strip().lower() not in ("auto", "cpu"):
             raise ValueError(f"model.device {settings.model_device!r} applies to the torch backend; with "
@@ -40,10 +41,12 @@ def build_tracker(settings: TrackerNodeParameters) -> Tracker:
         providers = [name.strip() for name in settings.model_providers.split(",")]
         return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
                               attention=settings.attention_enabled, backend="onnxruntime", providers=providers,
-                              threads=settings.model_threads or inference_threads())
+                              threads=settings.model_threads or inference_threads(),
+                              precision=settings.model_precision)
     return Tracker.create(variant=settings.model_variant, weights=settings.model_weights or None,
                           device=settings.model_device, attention=settings.attention_enabled,
-                          threads=settings.model_threads or inference_threads(), backend=backend)
+                          threads=settings.model_threads or inference_threads(), backend=backend,
+                          precision=settings.model_precision)
 
 
 def tracker_config(base: TrackerConfig, settings: TrackerNodeParameters) -> TrackerConfig:

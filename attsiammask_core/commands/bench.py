@@ -18,7 +18,7 @@ EXAMPLE = """example:
 """
 
 
-def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
+def _tracker(variant: str, weights, attention: bool, backend: str = "torch", precision: str = "fp32"):
     from attsiammask_core.tracker import Tracker
     from attsiammask_core.weights import embedded_weights_path
 
@@ -28,7 +28,7 @@ def _tracker(variant: str, weights, attention: bool, backend: str = "torch"):
         weights = embedded_weights_path(variant)
     # Loss logic off: with random weights scores are low, and every frame must run the full step.
     return Tracker.create(variant=variant, weights=weights, attention=attention, overrides={"lost_threshold": 0.0},
-                          random_init=weights is None, backend=backend)
+                          random_init=weights is None, backend=backend, precision=precision)
 
 
 def _resolved_backends(names: list[str]) -> list[str]:
@@ -139,6 +139,10 @@ def _print_targets_and_lost(results, target_timers, variant: str,  # type: ignor
             tracked = states.get("tracking", 0) / max(sum(states.values()), 1)
             print(f"{variant} {backend}: {count} target(s) {ms:.1f} ms a frame = {ms / one:.2f}x one target "
                   f"({one:.1f} ms; median, measured above in turns; {100 * tracked:.0f}% of target-frames tracked)")
+        if (variant, backend, "int8") in results:
+            ms = results[(variant, backend, "int8")].step.median_ms
+            print(f"{variant} {backend}: int8 {ms:.1f} ms a frame = {ms / one:.2f}x fp32 ({one:.1f} ms; median, "
+                  "measured above in turns)")
         if args.lost:
             ms = results[(variant, backend, "lost")].step.median_ms
             print(f"{variant} {backend}: a lost frame (re-detection) {ms:.1f} ms = {ms / one:.2f}x a tracking frame "
@@ -206,6 +210,7 @@ def run(args: argparse.Namespace) -> int:
         compare_with_reference,
         synthetic_sequence,
     )
+    from attsiammask_core.deploy.precision import int8_variants
     from attsiammask_core.models import MODELS
 
     if args.threads:
@@ -241,6 +246,10 @@ def run(args: argparse.Namespace) -> int:
                 labelled[f"{variant} {backend} {count} targets"] = timer
                 target_timers[(variant, backend, count)] = timer
                 keys.append((variant, backend, "targets", count))
+            if args.int8 and backend == "onnxruntime" and variant in int8_variants():
+                labelled[f"{variant} {backend} int8 attention off"] = _tracker(variant, args.weights, False, backend,
+                                                                               "int8")
+                keys.append((variant, backend, "int8"))
             if args.lost:
                 # recover_threshold 1: no candidate is accepted, every frame is a full lost step (held state)
                 labelled[f"{variant} {backend} lost"] = LostTimer(_like(base, recover_threshold=1.0))
@@ -310,6 +319,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "the same frames, and prints each variant's median relative to theirs")
     parser.add_argument("--targets", type=int, nargs="+", metavar="N",
                         help="also time N targets a frame on one model (one batched search step), e.g. 1 2 4")
+    parser.add_argument("--int8", action="store_true",
+                        help="also time the int8 graphs of the variants that ship them (onnxruntime; model.precision)")
     parser.add_argument("--lost", action="store_true",
                         help="also time a lost frame (re-detection: widened search, frame tiles, verification)")
     parser.add_argument("--contend", type=int, default=0, metavar="N",

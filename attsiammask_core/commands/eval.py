@@ -5,13 +5,15 @@ Writes OUT/runs/<tracker>/<sequence>/<protocol>-<hash>.json (one per run, reused
 tracker, options and sequence: interrupted evaluations resume), OUT/results.json (per sequence and overall),
 OUT/table.md and the plots OUT/success.png, OUT/precision.png (OPE) and OUT/ar.png (VOT).
 
-Tracker specs: csrt | kcf | nanotrack | vit | nanotrackv3 | lightfc | ours[:VARIANT][:att|:noatt][:PRESET][:score]
+Tracker specs: csrt | kcf | nanotrack | vit | nanotrackv3 | lightfc |
+  ours[:VARIANT][:att|:noatt][:PRESET][:score][:int8]
   nanotrack and vit (OpenCV), nanotrackv3 and lightfc (onnxruntime, each with its published tracking step) need
   --peers DIR, the folder tools/peers/build_peers.py writes (nanotrackv2/, vittrack/, nanotrackv3/, lightfc/).
   ours: VARIANT from attsiammask_core.models (default: the package default), att or noatt (default: the
   weights' choice),
   PRESET a tracker preset (default: the default preset); score: presence from the raw score only (no verifier, no
-  re-detection while lost); e.g. ours, ours:r50:noatt, ours:r50:att:vot, ours:lite:score.
+  re-detection while lost); int8: the variant's shipped int8 graphs (onnxruntime; lfc); e.g. ours, ours:r50:noatt,
+  ours:r50:att:vot, ours:lite:score, ours:lfc:int8.
   Variants without embedded weights need --weights PATH.
 
 Protocols: OPE initialises on the first frame with ground truth and never re-initialises (success AUC over 21

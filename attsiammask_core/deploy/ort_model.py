@@ -93,12 +93,14 @@ class OrtModel:
 
     @classmethod
     def from_torch(cls, model: torch.nn.Module, providers: Sequence[str] | None = None,
-                   threads: int | None = None, metadata: Mapping[str, str] | None = None) -> OrtModel:
-        """Export `model`'s graphs in memory and open them."""
+                   threads: int | None = None, metadata: Mapping[str, str] | None = None,
+                   replaced: Mapping[str, bytes] | None = None) -> OrtModel:
+        """Export `model`'s graphs in memory and open them (``replaced``: graphs to use instead of some exported
+        ones, e.g. their int8 versions)."""
         from .graphs import export_graphs
 
-        return cls.from_graphs(export_graphs(model.cpu()), model.box_head, model.refine_head.windows, providers,
-                               threads, metadata)
+        graphs = {**export_graphs(model.cpu()), **(replaced or {})}
+        return cls.from_graphs(graphs, model.box_head, model.refine_head.windows, providers, threads, metadata)
 
     @classmethod
     def from_directory(cls, folder: str | Path, providers: Sequence[str] | None = None,

@@ -39,6 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from attsiammask_core.deploy.precision import check_precision, model_sha256, read_int8_graphs
 from attsiammask_core.track_state import TrackState
 
 __all__ = ["EvalTracker", "Prediction", "TrackerFactory", "PEER_FILES", "PEER_SPECS", "SPEC_HELP", "make_tracker",
@@ -112,18 +113,6 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_sha256(model: Any) -> str:
-    """Digest of a torch module's state (names, dtypes, shapes and values of every parameter and buffer)."""
-    import torch
-
-    digest = hashlib.sha256()
-    for key, tensor in sorted(model.state_dict().items()):
-        data = tensor.detach().cpu().contiguous()
-        digest.update(f"{key}:{data.dtype}:{tuple(data.shape)};".encode())
-        digest.update(data.flatten().view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def box_to_int_xywh(box_xywh: Any, frame_hw: tuple[int, int]) -> tuple[int, int, int, int]:
     """Round a float box to integers for OpenCV (corners rounded, then clipped to the frame, >= 1 px each side).
     Never modifies its input."""
@@ -186,11 +175,13 @@ class OursSpec:
     attention: bool | None  # None: the weights' stored default
     preset: str | None
     score_only: bool = False  # "score": no presence verifier and no re-detection (the raw score decides)
+    precision: str = "fp32"  # "int8": the shipped int8 per-frame graphs (onnxruntime; deploy/precision.py)
 
     @property
     def canonical(self) -> str:
         parts = ["ours", self.variant] + ([] if self.attention is None else ["att" if self.attention else "noatt"])
-        return ":".join(parts + ([self.preset] if self.preset else []) + (["score"] if self.score_only else []))
+        return ":".join(parts + ([self.preset] if self.preset else []) + (["score"] if self.score_only else [])
+                        + (["int8"] if self.precision == "int8" else []))
 
 
 def _variants() -> tuple[str, ...]:
@@ -229,9 +220,12 @@ def parse_spec(spec: str) -> str | OursSpec:
     attention: bool | None = None
     preset_name: str | None = None
     score_only = False
+    precision = "fp32"
     for token in tokens[1:]:
         if token == "score" and not score_only:
             score_only = True
+        elif token == "int8" and precision == "fp32":
+            precision = "int8"
         elif token in variants and variant is None:
             variant = token
         elif token in ("att", "noatt") and attention is None:
@@ -239,11 +233,12 @@ def parse_spec(spec: str) -> str | OursSpec:
         elif token in presets and preset_name is None:
             preset_name = token
         else:
-            kind = ("repeated option" if token in (*variants, "att", "noatt", "score", *presets) else "unknown option")
+            kind = ("repeated option" if token in (*variants, "att", "noatt", "score", "int8", *presets)
+                    else "unknown option")
             raise ValueError(f"tracker spec {spec!r}: {kind} {token!r}; use "
-                             f"ours[:VARIANT][:att|:noatt][:PRESET][:score] "
+                             f"ours[:VARIANT][:att|:noatt][:PRESET][:score][:int8] "
                              f"with VARIANT in {', '.join(variants)} and PRESET in {', '.join(presets)}")
-    return OursSpec(variant or default_variant(), attention, preset_name, score_only)
+    return OursSpec(variant or default_variant(), attention, preset_name, score_only, precision)
 
 
 def _peer_paths(kind: str, peers_dir: Path | None) -> tuple[Path, ...]:
@@ -344,11 +339,14 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
                "weights": str(weights) if weights is not None else ("random" if random_init else "embedded"),
                "model_sha256": model_sha256(base.model), "backend": backend}
     model = base.model
+    precision = check_precision(parsed.precision, backend, parsed.variant)
     if backend == "onnxruntime":  # the same loaded weights, exported in memory and run by onnxruntime
         from attsiammask_core.deploy.ort_model import OrtModel
 
-        model = OrtModel.from_torch(base.model)
+        replaced = read_int8_graphs(parsed.variant, options["model_sha256"]) if precision == "int8" else None
+        model = OrtModel.from_torch(base.model, replaced=replaced)
         options["providers"] = model.providers
+        options["precision"] = precision
 
     def create() -> EvalTracker:
         fresh = type(base)(model, config=base.config, attention=base.attention_config, device=base.device)

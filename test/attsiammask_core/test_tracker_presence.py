@@ -73,6 +73,21 @@ def test_candidates_the_head_likes_but_the_verifier_refuses_are_remembered(lite)
     assert TrackState.TRACKING in states
 
 
+def test_a_look_alike_beside_the_tracked_target_is_remembered_as_a_distractor(lite):
+    frame = _scene()
+    tracker = _fresh(lite)
+    tracker.init(frame((100, 100)), (100, 100, 40, 40))
+    for i in range(1, 12):  # a twin 45 px to the right (5 px apart), inside the search crop
+        result = tracker.track(frame((100 + i, 100), (145 + i, 100)))
+        assert result.state == TrackState.TRACKING and abs(result.box[0] - (100 + i)) < 8  # still on the target
+    assert len(tracker._memory.distractors) >= 1
+    alone = _fresh(lite)
+    alone.init(frame((100, 100)), (100, 100, 40, 40))
+    for i in range(1, 12):  # no look-alike: nothing to remember while tracking
+        alone.track(frame((100 + i, 100)))
+    assert len(alone._memory.distractors) == 0
+
+
 def test_a_lost_step_runs_the_local_search_plus_redetect_tiles_searches(lite, monkeypatch):
     frame = _scene()
     for tiles in (0, 2, 5):

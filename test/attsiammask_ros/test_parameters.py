@@ -9,8 +9,9 @@ import pytest
 from attsiammask_ros import parameters as params
 
 CONTRACT_NAMES = [
-    "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.threads",
-    "model.half", "attention.enabled", "tracking.penalty_k", "tracking.window_influence", "tracking.lr",
+    "model.variant", "model.weights", "model.device", "model.backend", "model.providers", "model.precision",
+    "model.threads", "model.half", "attention.enabled", "tracking.penalty_k", "tracking.window_influence",
+    "tracking.lr",
     "tracking.context_amount", "tracking.mask_threshold", "tracking.lost_threshold", "tracking.lost_frames",
     "tracking.recover_threshold", "tracking.redetect_tiles", "tracking.redetect_reach", "tracking.recover_frames",
     "tracking.max_targets",
@@ -19,7 +20,7 @@ CONTRACT_NAMES = [
     "output.publish_mask", "output.publish_debug_image",
 ]
 READ_ONLY = {"model.variant", "model.weights", "model.device", "model.threads", "model.backend", "model.providers",
-             "model.half", "attention.enabled",
+             "model.precision", "model.half", "attention.enabled",
              "input.transport", "input.reliability", "input.queue_depth", "input.camera_info", "input.depth"}
 
 

@@ -46,6 +46,8 @@ def test_parse_spec_grammar():
     assert parse_spec("OURS:noatt:vot:r50") == OursSpec("r50", False, "vot")  # any order, case-insensitive
     assert parse_spec("ours:att").canonical == "ours:lite:att"
     assert parse_spec("ours:davis").canonical == "ours:lite:davis"
+    assert parse_spec("ours:int8:lfc") == OursSpec("lfc", None, None, precision="int8")
+    assert parse_spec("ours:lfc:int8").canonical == "ours:lfc:int8"
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -53,6 +55,7 @@ def test_parse_spec_grammar():
      "unknown tracker spec 'mosse'; valid: csrt, kcf, nanotrack, vit, nanotrackv3, lightfc, ours, ours:r50:att"),
     ("ours:r50:r50", "repeated option 'r50'"),
     ("ours:att:noatt", "repeated option 'noatt'"),
+    ("ours:lfc:int8:int8", "repeated option 'int8'"),
     ("ours:tiny", "unknown option 'tiny'.*VARIANT in r50"),
     ("csrt:noatt", "unknown tracker spec"),
 ])
