@@ -115,14 +115,9 @@ def test_targets_timer_follows_one_object_each_and_counts_states():
 
 
 def test_bench_int8_prints_its_ratio_to_fp32_measured_in_turns(capsys):
-    import argparse
+    from attsiammask_core.cli import main
 
-    from attsiammask_core.commands import bench
-
-    parser = argparse.ArgumentParser()
-    bench.register(parser.add_subparsers())
-    args = parser.parse_args(["bench", "--variants", "lfc", "--backends", "onnxruntime", "--frames", "2", "--warmup",
-                              "1", "--width", "320", "--height", "240", "--int8"])
-    assert args.func(args) == 0
+    assert main(["bench", "--variants", "lfc", "--backends", "onnxruntime", "--frames", "2", "--warmup", "1",
+                 "--width", "320", "--height", "240", "--int8"]) == 0
     out = capsys.readouterr().out
     assert "lfc onnxruntime int8 attention off" in out and "x fp32 (" in out
