@@ -14,7 +14,7 @@ from attsiammask_interfaces.srv import SetTarget  # noqa: E402
 from lifecycle_msgs.msg import State, Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
 from node_harness import TARGET, RecordingModel, array_message, request, wait_for  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
 from vision_msgs.msg import Detection2D  # noqa: E402
@@ -42,7 +42,10 @@ class Rig:
         self.stamp = 10**11
         self.streaming = True
         c.create_timer(0.03, self._camera)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=context)
+        # One thread, as the shipped executable spins the node: with a MultiThreadedExecutor, cleanup destroying the
+        # publishers (and their QoS event handlers) while another executor thread builds its wait set makes rclpy
+        # raise InvalidHandle in that thread and stop spinning (seen under load: the transition never answered)
+        self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.executor.add_node(c)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
