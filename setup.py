@@ -50,7 +50,7 @@ setup(
     + ["attsiammask_core.data", "attsiammask_ros.web"],
     include_package_data=True,
     package_data={"attsiammask_core": ["weights/*.pt", "weights/*.md", "weights/*.txt", "weights/NOTICE",
-                                        "weights/*.json", "weights/*_int8/*.onnx", "weights/*_int8/*.json"],
+                                        "weights/*.json", "weights/*_int8_*.onnx"],
                   "attsiammask_core.data": ["*.json"], "attsiammask_ros.web": ["*.html"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),

@@ -11,7 +11,7 @@ from typing import Any
 
 PRECISIONS = ("fp32", "int8")
 INT8_GRAPHS = ("search", "template_features", "refine")  # per-frame; template_kernels (once per target) stays fp32
-PROVENANCE = "int8.json"
+PROVENANCE_SUFFIX = "_int8.json"
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 
 
@@ -27,13 +27,19 @@ def model_sha256(model: Any) -> str:
     return digest.hexdigest()
 
 
-def int8_folder(variant: str, root: Path = WEIGHTS_DIR) -> Path:
-    return root / f"{variant}_int8"
+def int8_provenance(variant: str, root: Path = WEIGHTS_DIR) -> Path:
+    """``<variant>_int8.json`` beside the weights: where a variant's int8 graphs came from (their files are
+    ``<variant>_int8_<graph>.onnx``, flat in the weights folder, which is package data, not a package)."""
+    return root / f"{variant}{PROVENANCE_SUFFIX}"
+
+
+def int8_graph_file(variant: str, name: str, root: Path = WEIGHTS_DIR) -> Path:
+    return root / f"{variant}_int8_{name}.onnx"
 
 
 def int8_variants(root: Path = WEIGHTS_DIR) -> list[str]:
     """The variants that ship int8 graphs."""
-    return sorted(p.parent.name[:-len("_int8")] for p in root.glob(f"*_int8/{PROVENANCE}"))
+    return sorted(p.name[:-len(PROVENANCE_SUFFIX)] for p in root.glob(f"*{PROVENANCE_SUFFIX}"))
 
 
 def check_precision(precision: str, backend: str, variant: str, root: Path = WEIGHTS_DIR) -> str:
@@ -54,30 +60,29 @@ def check_precision(precision: str, backend: str, variant: str, root: Path = WEI
 def write_int8_graphs(variant: str, graphs: Mapping[str, bytes], weights_sha256: str, notes: Mapping[str, str],
                       root: Path = WEIGHTS_DIR) -> Path:
     """Store a variant's int8 per-frame graphs with their provenance (the digest of the weights they were made
-    from, each file's digest, how)."""
-    folder = int8_folder(variant, root)
-    folder.mkdir(parents=True, exist_ok=True)
+    from, each file's digest, how); returns the provenance file."""
     files = {}
     for name in INT8_GRAPHS:
-        (folder / f"{name}.onnx").write_bytes(graphs[name])
+        int8_graph_file(variant, name, root).write_bytes(graphs[name])
         files[name] = hashlib.sha256(graphs[name]).hexdigest()
-    (folder / PROVENANCE).write_text(json.dumps({"variant": variant, "model_sha256": weights_sha256,
-                                                 "files": files, **notes}, indent=1) + "\n")
-    return folder
+    provenance = int8_provenance(variant, root)
+    provenance.write_text(json.dumps({"variant": variant, "model_sha256": weights_sha256, "files": files, **notes},
+                                     indent=1) + "\n")
+    return provenance
 
 
 def read_int8_graphs(variant: str, weights_sha256: str, root: Path = WEIGHTS_DIR) -> dict[str, bytes]:
     """The shipped int8 graphs of ``variant``; ValueError when they were made from other weights than the loaded
     ones (digest ``weights_sha256``) or a file does not match its recorded digest."""
-    folder = int8_folder(variant, root)
-    provenance = json.loads((folder / PROVENANCE).read_text())
+    provenance = json.loads(int8_provenance(variant, root).read_text())
     if provenance.get("model_sha256") != weights_sha256:
         raise ValueError(f"precision 'int8': the shipped int8 graphs of {variant!r} were made from the embedded "
                          "weights, not from the weights loaded now; use 'fp32' with other weights")
     graphs = {}
     for name in INT8_GRAPHS:
-        data = (folder / f"{name}.onnx").read_bytes()
+        path = int8_graph_file(variant, name, root)
+        data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != provenance["files"].get(name):
-            raise ValueError(f"precision 'int8': {folder / (name + '.onnx')} does not match its recorded digest")
+            raise ValueError(f"precision 'int8': {path} does not match its recorded digest")
         graphs[name] = data
     return graphs

@@ -98,8 +98,9 @@ def main() -> int:
     parser.add_argument("--calibration-frames", type=int, default=10, help="frames per calibration sequence")
     parser.add_argument("--out", default="outputs/int8_check")
     parser.add_argument("--write", action="store_true",
-                        help="also write the int8 graphs and their provenance into attsiammask_core/weights/"
-                             "<variant>_int8/ (what Tracker.create(precision='int8') loads)")
+                        help="also write the int8 graphs and their provenance into attsiammask_core/weights/ "
+                             "(<variant>_int8_*.onnx, <variant>_int8.json: what Tracker.create(precision='int8') "
+                             "loads)")
     parser.add_argument("--skip-eval", action="store_true", help="quantise (and --write) without the evaluation")
     args = parser.parse_args()
 
@@ -128,13 +129,13 @@ def main() -> int:
     if args.write:
         from attsiammask_core.deploy.precision import write_int8_graphs
 
-        folder = write_int8_graphs(args.variant, {name: int8_graphs[name] for name in PER_FRAME},
+        written = write_int8_graphs(args.variant, {name: int8_graphs[name] for name in PER_FRAME},
                                    model_sha256(base.model),
                                    {"calibration": f"{len(calibration)} train sequences x {args.calibration_frames} "
                                                    f"frames: {', '.join(calibration)}",
                                     "method": "onnxruntime quantize_static, QDQ, per-channel int8 weights, uint8 "
                                               "activations, min/max", "tool": "tools/deploy/int8_check.py"})
-        print(f"written: {folder}")
+        print(f"written: {written} and its graphs")
     if args.skip_eval:
         return 0
 

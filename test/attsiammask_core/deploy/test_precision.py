@@ -30,11 +30,12 @@ def test_int8_ships_for_lfc_only_and_on_onnxruntime_only():
 
 def test_graphs_made_from_other_weights_or_altered_are_refused(tmp_path):
     graphs = {name: f"graph {name}".encode() for name in INT8_GRAPHS}
-    folder = write_int8_graphs("lfc", graphs, "a" * 64, {"tool": "test"}, root=tmp_path)
+    write_int8_graphs("lfc", graphs, "a" * 64, {"tool": "test"}, root=tmp_path)
+    assert int8_variants(root=tmp_path) == ["lfc"]
     assert read_int8_graphs("lfc", "a" * 64, root=tmp_path) == graphs
     with pytest.raises(ValueError, match="made from the embedded weights"):
         read_int8_graphs("lfc", "b" * 64, root=tmp_path)
-    (folder / "search.onnx").write_bytes(b"something else")
+    (tmp_path / "lfc_int8_search.onnx").write_bytes(b"something else")
     with pytest.raises(ValueError, match="does not match its recorded digest"):
         read_int8_graphs("lfc", "a" * 64, root=tmp_path)
 
