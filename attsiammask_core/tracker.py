@@ -29,7 +29,7 @@ from attsiammask_core.config import (
     preset,
     tracker_config_from_json,
 )
-from attsiammask_core.deploy.precision import check_precision, model_sha256, read_int8_graphs
+from attsiammask_core.deploy.precision import check_precision, precision_graphs
 from attsiammask_core.presence import (
     PresenceMemory,
     calibration_from_values,
@@ -48,7 +48,6 @@ LOST = TrackState.LOST
 CONFIRM_CONFIDENCE = 0.8  # presence at or above which a frame's box is taken as the target's
 CONFIRM_EVERY = 5         # confident frames between two appearances added to the memory (chosen on train/validation)
 DISTRACTOR_SCORE = 0.9    # raw box-head score from which a candidate the verifier refuses is remembered as a distractor
-RIVAL_EVERY = 5           # confident frames between two looks for a look-alike beside the target (distractor memory)
 RIVAL_SCORE = 0.5         # raw box-head score from which a cell apart from the target counts as a look-alike
 FOLLOW_SCORE = 0.5        # raw box-head score from which the held box follows the local search while lost
 REDETECT_GROWTH = 0.25    # search-crop sides the re-detection tiles' reach grows by per lost frame
@@ -88,8 +87,8 @@ class _Search:
     offset: np.ndarray
     origin: np.ndarray
     timings: tuple[float, float, float]
-    boxes: np.ndarray | None = None  # every cell's decoded box (centre offset from the crop's centre, size; crop px)
-    scale_z: float = 1.0             # crop pixels per frame pixel
+    boxes: np.ndarray  # every cell's decoded box (centre offset from the crop's centre, size; crop px)
+    scale_z: float     # crop pixels per frame pixel
 
 
 @dataclass(frozen=True)
@@ -333,9 +332,9 @@ class Tracker:
         if backend == "onnxruntime":
             from attsiammask_core.deploy.ort_model import OrtModel
 
-            replaced = read_int8_graphs(variant, model_sha256(model)) if precision == "int8" else None
-            return cls(OrtModel.from_torch(model, providers, threads, replaced=replaced), config=tracker_config,
-                       attention=attention_config)
+            return cls(OrtModel.from_torch(model, providers, threads, replaced=precision_graphs(variant, model,
+                                                                                             precision)),
+                       config=tracker_config, attention=attention_config)
         if target_device.type == "cpu" and hasattr(model, "optimize_for_inference"):
             model.optimize_for_inference()  # TorchScript per-frame paths (lite: about a third faster on a CPU)
         return cls(model, config=tracker_config, attention=attention_config, device=target_device)
@@ -607,25 +606,23 @@ class Tracker:
         return presence_probability(self.last_presence_features, self._calibration)
 
     def _confirm(self, confidence: float, frame: np.ndarray | None = None, search: _Search | None = None) -> None:
-        """A confident frame: remember where the target was; now and then add its appearance to the memory, and
-        (given the frame and its search) a look-alike beside it to the distractors."""
+        """A confident frame: remember where the target was; every CONFIRM_EVERY of them add its appearance to the
+        memory and (given the frame and its search) a look-alike beside it to the distractors."""
         if self._memory is None or confidence < CONFIRM_CONFIDENCE:
             return
         self._confirmed_state = self._state.copy()
         self._since_confirmed += 1
-        if self._since_confirmed >= CONFIRM_EVERY:
-            self._memory.confirm(self._last_template)
-            self._since_confirmed = 0
-        if frame is not None and search is not None and self._since_confirmed % RIVAL_EVERY == 0:
-            rival = self._rival(search, frame.shape[:2])
-            if rival is not None:
-                self._memory.reject(self._template_features(frame, rival))
+        if self._since_confirmed < CONFIRM_EVERY:
+            return
+        self._memory.confirm(self._last_template)
+        self._since_confirmed = 0
+        rival = self._rival(search, frame.shape[:2]) if frame is not None and search is not None else None
+        if rival is not None:
+            self._memory.reject(self._template_features(frame, rival))
 
     def _rival(self, search: _Search, frame_hw: tuple[int, int]) -> np.ndarray | None:
         """The state of the best-scored cell whose box does not touch the target's (raw box-head score at least
         RIVAL_SCORE): a look-alike the re-detection must not take for the target later; None if none."""
-        if search.boxes is None:
-            return None
         boxes, target = search.boxes, search.boxes[search.best]
         apart = ((np.abs(boxes[:, 0] - target[0]) > (boxes[:, 2] + target[2]) / 2)
                  | (np.abs(boxes[:, 1] - target[1]) > (boxes[:, 3] + target[3]) / 2))

@@ -127,10 +127,10 @@ def _like(base, **overrides):  # type: ignore[no-untyped-def]
     return Tracker(base.model, config=dataclasses.replace(base.config, **overrides), attention=False)
 
 
-def _print_targets_and_lost(results, target_timers, variant: str,  # type: ignore[no-untyped-def]
+def _print_same_model_ratios(results, target_timers, variant: str,  # type: ignore[no-untyped-def]
                             args: argparse.Namespace) -> None:
-    """Frame time with N targets against one, and the lost step against a tracking step (medians, same run); with
-    each count, the share of target-frames tracked (a lost target's step costs more, see --lost)."""
+    """Against one tracked target on the same model (medians, same run): N targets (with the share of target-frames
+    tracked: a lost target's step costs more, see --lost), int8, and the lost step."""
     for backend in args.backends:
         one = results[(variant, backend, False)].step.median_ms
         for count in args.targets or ():
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
             on, off = results[(variant, backend, True)], results[(variant, backend, False)]
             print(f"{variant} {backend}: attention adds {100.0 * (on.step.median_ms / off.step.median_ms - 1):+.1f}% "
                   f"per frame (init {on.init_ms:.0f} ms with attention, {off.init_ms:.0f} ms without)")
-        _print_targets_and_lost(results, target_timers, variant, args)
+        _print_same_model_ratios(results, target_timers, variant, args)
         if "torch" in args.backends and "onnxruntime" in args.backends:
             for att in (True, False):
                 torch_ms = results[(variant, "torch", att)].step.median_ms

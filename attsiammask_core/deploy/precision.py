@@ -86,3 +86,12 @@ def read_int8_graphs(variant: str, weights_sha256: str, root: Path = WEIGHTS_DIR
             raise ValueError(f"precision 'int8': {path} does not match its recorded digest")
         graphs[name] = data
     return graphs
+
+
+def precision_graphs(variant: str, model: Any, precision: str, weights_sha256: str | None = None
+                     ) -> dict[str, bytes] | None:
+    """The graphs that replace ``model``'s exported ones at ``precision`` (a checked value): the shipped int8
+    graphs for "int8" (``weights_sha256``: the model's digest when the caller has it), None for "fp32"."""
+    if precision != "int8":
+        return None
+    return read_int8_graphs(variant, weights_sha256 or model_sha256(model))

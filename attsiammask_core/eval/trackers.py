@@ -39,7 +39,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from attsiammask_core.deploy.precision import check_precision, model_sha256, read_int8_graphs
+from attsiammask_core.deploy.precision import check_precision, model_sha256, precision_graphs
 from attsiammask_core.track_state import TrackState
 
 __all__ = ["EvalTracker", "Prediction", "TrackerFactory", "PEER_FILES", "PEER_SPECS", "SPEC_HELP", "make_tracker",
@@ -343,8 +343,8 @@ def _ours_factory(parsed: OursSpec, weights: Path | None, device: str, random_in
     if backend == "onnxruntime":  # the same loaded weights, exported in memory and run by onnxruntime
         from attsiammask_core.deploy.ort_model import OrtModel
 
-        replaced = read_int8_graphs(parsed.variant, options["model_sha256"]) if precision == "int8" else None
-        model = OrtModel.from_torch(base.model, replaced=replaced)
+        model = OrtModel.from_torch(base.model, replaced=precision_graphs(parsed.variant, base.model, precision,
+                                                                          options["model_sha256"]))
         options["providers"] = model.providers
         options["precision"] = precision
 
