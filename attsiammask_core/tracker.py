@@ -251,6 +251,7 @@ class Tracker:
         self._tile_cursor = 0
         self._lost_for = 0  # frames since the target was lost
         self._candidate: tuple[np.ndarray, int] | None = None
+        self._shadow: np.ndarray | None = None  # while lost: the state a plain tracking step follows (reported box)
         self._last_template: np.ndarray | None = None
         self.last_presence_features: np.ndarray | None = None
         self.attention: TemplateAttention | None = None
@@ -361,6 +362,7 @@ class Tracker:
         self._lost = True
         self._tile_cursor = 0
         self._lost_for = 0
+        self._shadow = None
 
     def _to_tensor(self, crop: np.ndarray, batched: bool = False) -> torch.Tensor:
         """(1, 3, H, W) float32 from an H x W x 3 uint8 crop ((N, 3, H, W) from N x H x W x 3 when ``batched``). On
@@ -396,6 +398,7 @@ class Tracker:
         self._since_confirmed = 0
         self._tile_cursor = 0
         self._candidate = None
+        self._shadow = None
         if self._calibration is not None:
             self._last_template = zf.float().cpu().numpy()
             self._memory = PresenceMemory(self._last_template)
@@ -433,7 +436,8 @@ class Tracker:
             self._lost = True
             self._tile_cursor = 0
             self._lost_for = 0
-            if self._memory is not None:  # search again from where the target was last seen for sure
+            if self._memory is not None:  # search again from where the target was last seen for sure; the plain
+                self._shadow = self._state.copy()  # tracking step goes on from here (the box reported while lost)
                 self._state = self._confirmed_state.copy()
             timings["refine"], timings["post"] = 0.0, time.perf_counter() - t2 - timings["presence"]
             return self._lost_result(frame, confidence, search.best_score, timings)
@@ -442,8 +446,12 @@ class Tracker:
         return self._result(frame, search, confidence, timings, t0)
 
     def _track_lost(self, frame: np.ndarray, avoid: Sequence[Sequence[float]] = ()) -> TrackResult:
-        """While lost: the local search widened, plus (with the verifier) tiles of the frame in turns; tracking
-        resumes on the best candidate when it is confident enough (and verified, when the verifier is on)."""
+        """While lost: the local search widened around where the target was last seen for sure, plus (with the
+        verifier) tiles of the frame in turns; tracking resumes on the best candidate when it is confident enough
+        (and verified, when the verifier is on). With the verifier a plain tracking step also goes on from where the
+        loss happened (the "shadow", the box reported while lost: a target whose look changed stays boxed): a
+        candidate away from it must look more like the target than the shadow's box does, and a candidate at it
+        resumes on the shadow's box."""
         cfg = self.config
         t0 = time.perf_counter()
         self._lost_for += 1
@@ -464,17 +472,25 @@ class Tracker:
                 centre = centres[(self._tile_cursor + k) % len(centres)]
                 searches.append(self._search(frame, centre, 1.0, 0.0))
             self._tile_cursor = (self._tile_cursor + cfg.redetect_tiles) % max(1, len(centres))
+        states = [self._updated_state(item, frame.shape[:2]) for item in searches]
+        shadow = self._search_from(frame, self._shadow) if self._shadow is not None else None
         t2 = time.perf_counter()
-        timings = {"crop": sum(item.timings[0] for item in searches),
-                   "backbone": sum(item.timings[1] for item in searches),
-                   "heads": sum(item.timings[2] for item in searches)}
+        timed = searches if shadow is None else [*searches, shadow[0]]
+        timings = {"crop": sum(item.timings[0] for item in timed),
+                   "backbone": sum(item.timings[1] for item in timed),
+                   "heads": sum(item.timings[2] for item in timed)}
         if self._memory is None:
             search = max(searches, key=lambda item: item.best_score)
             accepted, confidence, state = search.best_score >= cfg.recover_threshold, search.best_score, None
         else:
-            search, state, confidence = self._best_verified(frame, searches, avoid)
+            search, state, confidence = self._best_verified(frame, searches, states, avoid)
             accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(self._last_template)
+            if accepted and shadow is not None and not _near(state, shadow[1]):
+                # a candidate away from where the plain step went must look more like the target than that place
+                accepted = confidence > self._presence_elsewhere(frame, *shadow)
             accepted = self._consistent(state) if accepted else self._consistent(None)
+            if accepted and shadow is not None and _near(state, shadow[1]):
+                search, state = shadow  # resume on the plain step's box: it kept the target's size through the loss
         timings["presence"] = time.perf_counter() - t2
         if not accepted:
             local = searches[0]
@@ -485,10 +501,13 @@ class Tracker:
                 # whose look changed more than the verifier accepts is not left behind
                 followed = self._updated_state(local, frame.shape[:2])
                 self._state = np.array([followed[0], followed[1], self._state[2], self._state[3]])
+            if shadow is not None and shadow[0].best_score >= FOLLOW_SCORE:
+                self._shadow = shadow[1]
             timings["refine"], timings["post"] = 0.0, 0.0
             return self._lost_result(frame, confidence, search.best_score, timings)
         self._state = state if state is not None else self._updated_state(search, frame.shape[:2])
         self._lost = False
+        self._shadow = None
         self._low_count = 0
         self._confirm(confidence)
         return self._result(frame, search, confidence, timings, t0)
@@ -512,14 +531,13 @@ class Tracker:
             return True
         return False
 
-    def _best_verified(self, frame: np.ndarray, searches: list[_Search],
+    def _best_verified(self, frame: np.ndarray, searches: list[_Search], states: list[np.ndarray],
                        avoid: Sequence[Sequence[float]] = ()) -> tuple[_Search, np.ndarray, float]:
-        """The candidate (search, state, presence) the verifier likes best among the searches' best cells, none
-        centred inside an ``avoid`` box (presence 0 if all are); those the box head scores high but the verifier
-        clearly refuses are remembered as distractors."""
+        """The candidate (search, state, presence) the verifier likes best among the searches' best cells (the
+        states they give), none centred inside an ``avoid`` box (presence 0 if all are); those the box head scores
+        high but the verifier clearly refuses are remembered as distractors."""
         best: tuple[float, int, np.ndarray, np.ndarray, np.ndarray] | None = None
-        for index, item in enumerate(searches):
-            state = self._updated_state(item, frame.shape[:2])
+        for index, (item, state) in enumerate(zip(searches, states, strict=True)):
             if any(x <= state[0] <= x + w and y <= state[1] <= y + h for x, y, w, h in avoid):
                 continue  # another target holds this place
             template = self._template_features(frame, state)
@@ -533,6 +551,24 @@ class Tracker:
         presence, index, state, template, features = best
         self._last_template, self.last_presence_features = template, features
         return searches[index], state, presence
+
+    def _presence_elsewhere(self, frame: np.ndarray, search: _Search, state: np.ndarray) -> float:
+        """The presence of ``state`` (found by ``search``), leaving the last verified candidate's features as they
+        are."""
+        kept = self._last_template, self.last_presence_features
+        try:
+            return self._presence(self._template_features(frame, state), search)
+        finally:
+            self._last_template, self.last_presence_features = kept
+
+    def _search_from(self, frame: np.ndarray, state: np.ndarray) -> tuple[_Search, np.ndarray]:
+        """A plain tracking step's search from ``state`` instead of the tracker's: the search and the state it gives."""
+        held, self._state = self._state, state
+        try:
+            search = self._search(frame, self._crop_centre(), 1.0, self.config.window_influence)
+            return search, self._updated_state(search, frame.shape[:2])
+        finally:
+            self._state = held
 
     def _search(self, frame: np.ndarray, centre: np.ndarray, widen: float, influence: float) -> _Search:
         """One search crop centred on ``centre`` (crop convention) through the network, read at the best cell."""
@@ -694,11 +730,23 @@ class Tracker:
 
     def _lost_result(self, frame: np.ndarray, confidence: float, score: float,
                      timings: dict[str, float]) -> TrackResult:
-        """While lost: the held box, its axis-aligned polygon and an empty mask."""
+        """While lost: the shadow's box (else the held box), its axis-aligned polygon and an empty mask."""
         self.last_timings = timings
-        return TrackResult(box=self._box(), polygon=geo.axis_aligned_polygon_cxcywh(self._output_state()),
+        held = self._state
+        if self._shadow is not None:
+            self._state = self._shadow
+        try:
+            box, polygon = self._box(), geo.axis_aligned_polygon_cxcywh(self._output_state())
+        finally:
+            self._state = held
+        return TrackResult(box=box, polygon=polygon,
                            mask=np.zeros(frame.shape[:2], dtype=bool), score=score if math.isfinite(score) else 0.0,
                            state=LOST, confidence=confidence if math.isfinite(confidence) else 0.0)
+
+
+def _near(state: np.ndarray, other: np.ndarray) -> bool:
+    """True when ``state``'s centre lies within ``other``'s size of ``other``'s centre."""
+    return abs(state[0] - other[0]) <= other[2] and abs(state[1] - other[1]) <= other[3]
 
 
 def track_targets(trackers: Sequence[Tracker], frame: np.ndarray) -> list[TrackResult]:

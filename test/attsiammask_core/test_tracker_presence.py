@@ -184,3 +184,54 @@ def test_recover_frames_asks_for_that_many_verified_frames_in_one_place(lite):
         states = [tracker.track(frame((70, 100))).state for _ in range(6)]  # back right where it was
         found[frames] = states.index(TrackState.TRACKING)
     assert found[3] == found[1] + 2
+
+
+def _lost_on_a_visible_target(lite, start, **overrides):
+    """A tracker lost on its first frame although the target is there (the verifier asked for certainty), then
+    given the shipped thresholds back: what a look change the verifier refuses does."""
+    frame = _scene()
+    tracker = _fresh(lite, lost_threshold=1.0, recover_threshold=1.0)
+    tracker.init(frame(start), (*start, 40, 40))
+    first = tracker.track(frame((start[0] + 3, start[1])))
+    assert first.state == TrackState.LOST
+    tracker.config = dataclasses.replace(lite.config, **overrides)
+    return tracker, frame
+
+
+def test_while_lost_the_reported_box_follows_the_plain_tracking_step(lite):
+    tracker, frame = _lost_on_a_visible_target(lite, (60, 100), recover_threshold=1.0)  # never resumes
+    for i in range(2, 12):
+        result = tracker.track(frame((60 + 3 * i, 100)))
+        assert result.state == TrackState.LOST  # not published ...
+        assert abs(result.box[0] - (60 + 3 * i)) < 8 and abs(result.box[1] - 100) < 8  # ... but on the target
+
+
+def test_a_candidate_away_from_the_plain_step_must_look_more_like_the_target(lite, monkeypatch):
+    taken = {}
+    for shadow_presence in (0.0, 1.0):
+        tracker, frame = _lost_on_a_visible_target(lite, (60, 100), recover_frames=1)
+        monkeypatch.setattr(tracker, "_presence_elsewhere", lambda *_, p=shadow_presence: p)
+        # the target is gone from where the plain step looks; a look-alike stands far away, where the tiles reach
+        states = [tracker.track(frame((230, 150))).state for _ in range(10)]
+        taken[shadow_presence] = TrackState.TRACKING in states
+    assert taken == {0.0: True, 1.0: False}
+
+
+def test_a_candidate_where_the_plain_step_is_resumes_on_its_box(lite, monkeypatch):
+    tracker, frame = _lost_on_a_visible_target(lite, (60, 100), recover_frames=1)
+    shadows = []
+    search_from = tracker._search_from
+    monkeypatch.setattr(tracker, "_search_from",
+                        lambda *args: shadows.append(search_from(*args)) or shadows[-1])
+    result = tracker.track(frame((66, 100)))
+    assert result.state == TrackState.TRACKING
+    np.testing.assert_allclose(tracker._state, shadows[-1][1])
+
+
+def test_a_lost_step_after_a_loss_on_the_confidence_runs_one_more_search_for_the_plain_step(lite, monkeypatch):
+    tracker, frame = _lost_on_a_visible_target(lite, (60, 100), recover_threshold=1.0, redetect_tiles=2)
+    calls: list[int] = []
+    original = tracker._search
+    monkeypatch.setattr(tracker, "_search", lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
+    tracker.track(frame((66, 100)))
+    assert len(calls) == 1 + 2 + 1  # the widened local search, two tiles, the plain step
