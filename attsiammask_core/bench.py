@@ -250,7 +250,8 @@ class TargetsTimer:
 
 
 class LostTimer:
-    """A tracker whose every step is a lost step (the widened local search, re-detection tiles, verification)."""
+    """A tracker whose every step is a lost step after a loss on the confidence (the widened local search,
+    re-detection tiles, the plain step from where the loss happened, verification)."""
 
     def __init__(self, tracker: Tracker) -> None:
         self.tracker = tracker
@@ -260,7 +261,7 @@ class LostTimer:
         self.tracker.init(frame, box)
 
     def track(self, frame: np.ndarray) -> Any:
-        self.tracker.mark_lost()
+        self.tracker.mark_lost(follow=True)
         result = self.tracker.track(frame)
         self.last_timings = self.tracker.last_timings
         return result

@@ -354,15 +354,16 @@ class Tracker:
         """The current box (x, y, w, h) as track() reports it."""
         return self._box()
 
-    def mark_lost(self) -> None:
+    def mark_lost(self, follow: bool = False) -> None:
         """Take the target as lost from the next frame (e.g. it is known to have left the view): the tracker
-        searches for it (re-detection with the verifier) and reports it only once it is found again."""
+        searches for it (re-detection with the verifier) and reports it only once it is found again. ``follow``:
+        a plain tracking step goes on from the current box meanwhile, as after a loss on the confidence."""
         if self._kernels is None:
             raise RuntimeError("call init(frame, box) before mark_lost()")
         self._lost = True
         self._tile_cursor = 0
         self._lost_for = 0
-        self._shadow = None
+        self._shadow = self._state.copy() if follow and self._memory is not None else None
 
     def _to_tensor(self, crop: np.ndarray, batched: bool = False) -> torch.Tensor:
         """(1, 3, H, W) float32 from an H x W x 3 uint8 crop ((N, 3, H, W) from N x H x W x 3 when ``batched``). On

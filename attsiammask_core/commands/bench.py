@@ -322,7 +322,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--int8", action="store_true",
                         help="also time the int8 graphs of the variants that ship them (onnxruntime; model.precision)")
     parser.add_argument("--lost", action="store_true",
-                        help="also time a lost frame (re-detection: widened search, frame tiles, verification)")
+                        help="also time a lost frame (re-detection: widened search, frame tiles, the plain step, "
+                             "verification)")
     parser.add_argument("--contend", type=int, default=0, metavar="N",
                         help="time lite and r50 at 1 and 2 threads alone and beside N busy processes")
     parser.add_argument("--floor", action="store_true",

@@ -235,3 +235,13 @@ def test_a_lost_step_after_a_loss_on_the_confidence_runs_one_more_search_for_the
     monkeypatch.setattr(tracker, "_search", lambda *args, **kwargs: calls.append(1) or original(*args, **kwargs))
     tracker.track(frame((66, 100)))
     assert len(calls) == 1 + 2 + 1  # the widened local search, two tiles, the plain step
+
+
+def test_mark_lost_follow_keeps_a_plain_step_going(lite):
+    frame = _scene()
+    tracker = _fresh(lite, recover_threshold=1.0)
+    tracker.init(frame((60, 100)), (60, 100, 40, 40))
+    tracker.mark_lost(follow=True)
+    results = [tracker.track(frame((60 + 3 * i, 100))) for i in range(1, 8)]
+    assert all(r.state == TrackState.LOST for r in results)
+    assert abs(results[-1].box[0] - 81) < 8  # the reported box went along with the target
