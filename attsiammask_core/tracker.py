@@ -521,7 +521,7 @@ class Tracker:
             return False
         if self._candidate is not None:
             previous, count = self._candidate
-            if abs(state[0] - previous[0]) <= previous[2] and abs(state[1] - previous[1]) <= previous[3]:
+            if _near(state, previous):
                 self._candidate = (state, count + 1)
             else:
                 self._candidate = (state, 1)
@@ -718,29 +718,24 @@ class Tracker:
         one pixel further so the crop's centre pixel is the state's (coordinates="exact")."""
         return self._state[:2] + 1.0 if self.config.coordinates == "exact" else self._state[:2]
 
-    def _output_state(self) -> np.ndarray:
-        """The state as reported: pysot's (box corner at cx - w/2), or with the pixel-centre convention the state
-        was set in (corner at cx + 0.5 - w/2; coordinates="exact")."""
+    def _output_state(self, state: np.ndarray | None = None) -> np.ndarray:
+        """The state (``state``, else the tracker's) as reported: pysot's (box corner at cx - w/2), or with the
+        pixel-centre convention the state was set in (corner at cx + 0.5 - w/2; coordinates="exact")."""
+        state = self._state if state is None else state
         if self.config.coordinates == "exact":
-            return self._state + np.array([0.5, 0.5, 0.0, 0.0])
-        return self._state
+            return state + np.array([0.5, 0.5, 0.0, 0.0])
+        return state
 
-    def _box(self) -> tuple[float, float, float, float]:
-        x, y, w, h = geo.cxcywh_to_xywh(self._output_state())
+    def _box(self, state: np.ndarray | None = None) -> tuple[float, float, float, float]:
+        x, y, w, h = geo.cxcywh_to_xywh(self._output_state(state))
         return (float(x), float(y), float(w), float(h))
 
     def _lost_result(self, frame: np.ndarray, confidence: float, score: float,
                      timings: dict[str, float]) -> TrackResult:
         """While lost: the shadow's box (else the held box), its axis-aligned polygon and an empty mask."""
         self.last_timings = timings
-        held = self._state
-        if self._shadow is not None:
-            self._state = self._shadow
-        try:
-            box, polygon = self._box(), geo.axis_aligned_polygon_cxcywh(self._output_state())
-        finally:
-            self._state = held
-        return TrackResult(box=box, polygon=polygon,
+        return TrackResult(box=self._box(self._shadow),
+                           polygon=geo.axis_aligned_polygon_cxcywh(self._output_state(self._shadow)),
                            mask=np.zeros(frame.shape[:2], dtype=bool), score=score if math.isfinite(score) else 0.0,
                            state=LOST, confidence=confidence if math.isfinite(confidence) else 0.0)
 
