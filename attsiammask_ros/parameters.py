@@ -122,7 +122,7 @@ class TrackerNodeParameters:
     tracking_redetect_reach: float = _param("tracking.redetect_reach", 0.0, "how far the re-detection tiles "
                                             "reach from where the target was last seen, in search-crop sides "
                                             "(0 = the whole frame)", minimum=0.0, maximum=100.0)
-    tracking_recover_frames: int = _param("tracking.recover_frames", 4, "while lost, frames in a row a "
+    tracking_recover_frames: int = _param("tracking.recover_frames", 6, "while lost, frames in a row a "
                                           "re-detected candidate must pass verification in one place before "
                                           "tracking resumes (lite's verifier)", minimum=1, maximum=30)
     tracking_max_targets: int = _param("tracking.max_targets", 4, "most targets tracked at once (set_target with "
