@@ -89,6 +89,7 @@ class _Search:
     timings: tuple[float, float, float]
     boxes: np.ndarray  # every cell's decoded box (centre offset from the crop's centre, size; crop px)
     scale_z: float     # crop pixels per frame pixel
+    size: np.ndarray   # (w, h) of the state the crop was made for (frame pixels)
 
 
 @dataclass(frozen=True)
@@ -473,7 +474,6 @@ class Tracker:
                 centre = centres[(self._tile_cursor + k) % len(centres)]
                 searches.append(self._search(frame, centre, 1.0, 0.0))
             self._tile_cursor = (self._tile_cursor + cfg.redetect_tiles) % max(1, len(centres))
-        states = [self._updated_state(item, frame.shape[:2]) for item in searches]
         shadow = self._search_from(frame, self._shadow) if self._shadow is not None else None
         t2 = time.perf_counter()
         timed = searches if shadow is None else [*searches, shadow[0]]
@@ -484,7 +484,7 @@ class Tracker:
             search = max(searches, key=lambda item: item.best_score)
             accepted, confidence, state = search.best_score >= cfg.recover_threshold, search.best_score, None
         else:
-            search, state, confidence = self._best_verified(frame, searches, states, avoid)
+            search, state, confidence = self._best_verified(frame, searches, avoid)
             accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(self._last_template)
             if accepted and shadow is not None and not _near(state, shadow[1]):
                 # a candidate away from where the plain step went must look more like the target than that place
@@ -532,13 +532,14 @@ class Tracker:
             return True
         return False
 
-    def _best_verified(self, frame: np.ndarray, searches: list[_Search], states: list[np.ndarray],
+    def _best_verified(self, frame: np.ndarray, searches: list[_Search],
                        avoid: Sequence[Sequence[float]] = ()) -> tuple[_Search, np.ndarray, float]:
-        """The candidate (search, state, presence) the verifier likes best among the searches' best cells (the
-        states they give), none centred inside an ``avoid`` box (presence 0 if all are); those the box head scores
-        high but the verifier clearly refuses are remembered as distractors."""
+        """The candidate (search, state, presence) the verifier likes best among the searches' best cells, none
+        centred inside an ``avoid`` box (presence 0 if all are); those the box head scores high but the verifier
+        clearly refuses are remembered as distractors."""
         best: tuple[float, int, np.ndarray, np.ndarray, np.ndarray] | None = None
-        for index, (item, state) in enumerate(zip(searches, states, strict=True)):
+        for index, item in enumerate(searches):
+            state = self._updated_state(item, frame.shape[:2])
             if any(x <= state[0] <= x + w and y <= state[1] <= y + h for x, y, w, h in avoid):
                 continue  # another target holds this place
             template = self._template_features(frame, state)
@@ -564,45 +565,47 @@ class Tracker:
 
     def _search_from(self, frame: np.ndarray, state: np.ndarray) -> tuple[_Search, np.ndarray]:
         """A plain tracking step's search from ``state`` instead of the tracker's: the search and the state it gives."""
-        held, self._state = self._state, state
-        try:
-            search = self._search(frame, self._crop_centre(), 1.0, self.config.window_influence)
-            return search, self._updated_state(search, frame.shape[:2])
-        finally:
-            self._state = held
+        search = self._search(frame, self._crop_centre(state), 1.0, self.config.window_influence, size=state[2:])
+        return search, self._updated_state(search, frame.shape[:2])
 
-    def _search(self, frame: np.ndarray, centre: np.ndarray, widen: float, influence: float) -> _Search:
-        """One search crop centred on ``centre`` (crop convention) through the network, read at the best cell."""
+    def _search(self, frame: np.ndarray, centre: np.ndarray, widen: float, influence: float,
+                size: np.ndarray | None = None) -> _Search:
+        """One search crop centred on ``centre`` (crop convention) through the network, read at the best cell;
+        scaled for a target of ``size`` (w, h; default the tracker's)."""
         t0 = time.perf_counter()
-        crop, crop_box, scale_z = self._search_crop(frame, centre, widen)
+        crop, crop_box, scale_z = self._search_crop(frame, centre, widen, size)
         t1 = time.perf_counter()
         with torch.inference_mode():
             feats = self.model.search_features(self._to_tensor(crop))
             t_backbone = time.perf_counter()
             out = self.model.search_heads(feats, self._kernels)
         return self._read_search(out, crop_box, scale_z, centre, influence,
-                                 (t1 - t0, t_backbone - t1, time.perf_counter() - t_backbone))
+                                 (t1 - t0, t_backbone - t1, time.perf_counter() - t_backbone), size)
 
-    def _search_crop(self, frame: np.ndarray, centre: np.ndarray, widen: float) -> tuple[np.ndarray, np.ndarray,
-                                                                                            float]:
-        """(crop, crop box in the frame, crop pixels per frame pixel) of a search crop centred on ``centre``."""
+    def _search_crop(self, frame: np.ndarray, centre: np.ndarray, widen: float,
+                     size: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+        """(crop, crop box in the frame, crop pixels per frame pixel) of a search crop centred on ``centre``, for a
+        target of ``size`` (default the tracker's)."""
         cfg = self.config
-        scale_z, s_x = geo.search_scale(self._state[2:], cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
+        size = self._state[2:] if size is None else size
+        scale_z, s_x = geo.search_scale(size, cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
                                         widen, cfg.context)
         crop = geo.crop_square(frame, centre, s_x, cfg.instance_size, self._pad)
         return crop, geo.search_crop_box_xywh(centre, s_x), scale_z
 
     def _read_search(self, out: Any, crop_box: np.ndarray, scale_z: float, centre: np.ndarray, influence: float,
-                     timings: tuple[float, float, float]) -> _Search:
-        """The network output of one search crop read at its best cell (penalty, window, near-tie blend)."""
+                     timings: tuple[float, float, float], size: np.ndarray | None = None) -> _Search:
+        """The network output of one search crop read at its best cell (penalty, window, near-tie blend), for a
+        target of ``size`` (default the tracker's)."""
         cfg = self.config
+        size = np.array(self._state[2:] if size is None else size, dtype=np.float64)
         score = torch.softmax(torch.as_tensor(out.cls[0]).reshape(2, -1), dim=0)[1].cpu().numpy().astype(np.float64)
         deltas = torch.as_tensor(out.loc[0]).reshape(4, -1).cpu().numpy()
         if cfg.head == "point":
             boxes = geo.decode_ltrb_cxcywh(deltas, self._anchors)
         else:
             boxes = geo.decode_deltas_cxcywh(deltas, self._anchors)
-        penalty = geo.scale_ratio_penalty(boxes[:, 2:], self._state[2:], scale_z, cfg.penalty_k)
+        penalty = geo.scale_ratio_penalty(boxes[:, 2:], size, scale_z, cfg.penalty_k)
         weighted = penalty * score * self._window ** cfg.window_power if cfg.window_power else penalty * score
         pscore = geo.blend_window(weighted, self._window, influence)
         best = int(np.argmax(pscore))
@@ -611,22 +614,22 @@ class Tracker:
         return _Search(out=out, crop_box=crop_box, best=best, score=score, best_score=float(weights @ score[near]),
                        lr=lr, offset=(weights @ boxes[near]) / scale_z,
                        origin=np.asarray(centre, dtype=np.float64) - self._crop_centre() + self._state[:2],
-                       timings=timings, boxes=boxes, scale_z=scale_z)
+                       timings=timings, boxes=boxes, scale_z=scale_z, size=size)
 
     def _updated_state(self, search: _Search, frame_hw: tuple[int, int]) -> np.ndarray:
-        """The state the search's best cell gives: centre moved, size blended at the search's rate, clipped."""
+        """The state the search's best cell gives: centre moved, size (the one the search was made for) blended at
+        the search's rate, clipped."""
         cx, cy, w, h = search.offset
         lr = search.lr
         return geo.clip_state_cxcywh((search.origin[0] + cx, search.origin[1] + cy,
-                                      self._state[2] * (1 - lr) + w * lr, self._state[3] * (1 - lr) + h * lr),
+                                      search.size[0] * (1 - lr) + w * lr, search.size[1] * (1 - lr) + h * lr),
                                      frame_hw, self.config.min_size)
 
     def _presence_crop(self, frame: np.ndarray, state: np.ndarray) -> np.ndarray:
         """``state``'s box cropped as the template is (the presence check's input)."""
         cfg = self.config
         side = max(geo.template_crop_side(state[2:], cfg.context_amount, cfg.context), 1)
-        centre = state[:2] + 1.0 if cfg.coordinates == "exact" else state[:2]
-        return geo.crop_square(frame, centre, side, cfg.exemplar_size, self._pad)
+        return geo.crop_square(frame, self._crop_centre(state), side, cfg.exemplar_size, self._pad)
 
     def _template_features(self, frame: np.ndarray, state: np.ndarray) -> np.ndarray:
         """The template branch's features of ``state``'s box (presence check)."""
@@ -713,10 +716,12 @@ class Tracker:
         self.last_timings = {**timings, "refine": t4 - t3, "post": (t3 - t2) + (time.perf_counter() - t4)}
         return result
 
-    def _crop_centre(self) -> np.ndarray:
-        """Where the crops are centred: the state (pysot, whose crop then sits one pixel up and left of it), or
-        one pixel further so the crop's centre pixel is the state's (coordinates="exact")."""
-        return self._state[:2] + 1.0 if self.config.coordinates == "exact" else self._state[:2]
+    def _crop_centre(self, state: np.ndarray | None = None) -> np.ndarray:
+        """Where the crops for ``state`` (default the tracker's) are centred: its centre (pysot, whose crop then sits
+        one pixel up and left of it), or one pixel further so the crop's centre pixel is the state's
+        (coordinates="exact")."""
+        centre = (self._state if state is None else state)[:2]
+        return centre + 1.0 if self.config.coordinates == "exact" else centre
 
     def _output_state(self, state: np.ndarray | None = None) -> np.ndarray:
         """The state (``state``, else the tracker's) as reported: pysot's (box corner at cx - w/2), or with the
