@@ -555,13 +555,9 @@ class Tracker:
         return searches[index], state, presence
 
     def _presence_elsewhere(self, frame: np.ndarray, search: _Search, state: np.ndarray) -> float:
-        """The presence of ``state`` (found by ``search``), leaving the last verified candidate's features as they
-        are."""
-        kept = self._last_template, self.last_presence_features
-        try:
-            return self._presence(self._template_features(frame, state), search)
-        finally:
-            self._last_template, self.last_presence_features = kept
+        """The presence of ``state`` (found by ``search``), not kept as the last one checked."""
+        return presence_probability(self._presence_features(self._template_features(frame, state), search),
+                                    self._calibration)
 
     def _search_from(self, frame: np.ndarray, state: np.ndarray) -> tuple[_Search, np.ndarray]:
         """A plain tracking step's search from ``state`` instead of the tracker's: the search and the state it gives."""
@@ -637,11 +633,16 @@ class Tracker:
         with torch.inference_mode():
             return self.model.template_features(self._to_tensor(crop)).float().cpu().numpy()
 
-    def _presence(self, template: np.ndarray, search: _Search) -> float:
+    def _presence_features(self, template: np.ndarray, search: _Search) -> np.ndarray:
+        """The verifier's features (presence.FEATURE_NAMES) of a box's template-branch features and its search."""
         cfg = self.config
         margin, spread = score_map_features(search.score, search.best, (cfg.anchor_num, cfg.score_size,
                                                                         cfg.score_size))
-        self.last_presence_features = self._memory.features(template, search.best_score, margin, spread)
+        return self._memory.features(template, search.best_score, margin, spread)
+
+    def _presence(self, template: np.ndarray, search: _Search) -> float:
+        """The presence probability of a box, kept (its features and template) as the last one checked."""
+        self.last_presence_features = self._presence_features(template, search)
         self._last_template = template
         return presence_probability(self.last_presence_features, self._calibration)
 
