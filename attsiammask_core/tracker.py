@@ -366,6 +366,19 @@ class Tracker:
         self._lost_for = 0
         self._shadow = self._state.copy() if follow and self._memory is not None else None
 
+    def relocate(self, frame: np.ndarray, box: Any) -> None:
+        """The target is at ``box`` (x, y, w, h) in ``frame`` (e.g. found by another detector): tracking goes on
+        from there with the first frame's template and the appearance memory kept (init() would replace them)."""
+        if self._kernels is None:
+            raise RuntimeError("call init(frame, box) before relocate()")
+        frame = _check_frame(frame)
+        self._state = geo.xywh_to_cxcywh(_check_box(box, frame.shape[:2]))
+        self._confirmed_state = self._state.copy()
+        self._lost = False
+        self._low_count = 0
+        self._candidate = None
+        self._shadow = None
+
     def _to_tensor(self, crop: np.ndarray, batched: bool = False) -> torch.Tensor:
         """(1, 3, H, W) float32 from an H x W x 3 uint8 crop ((N, 3, H, W) from N x H x W x 3 when ``batched``). On
         the CPU numpy converts it on one thread: a torch op here would wake torch's OpenMP threads, which then spin

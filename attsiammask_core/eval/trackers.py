@@ -168,6 +168,10 @@ class OursTracker:
                           mask=np.asarray(result.mask, dtype=bool), held=result.state == TrackState.LOST,
                           confidence=float(getattr(result, "presence", result.score)))
 
+    def relocate(self, frame: np.ndarray, box_xywh: Any) -> None:
+        """Tracking goes on from ``box_xywh`` with the template kept (Tracker.relocate)."""
+        self._tracker.relocate(frame, tuple(float(v) for v in np.asarray(box_xywh, dtype=np.float64).reshape(4)))
+
 
 @dataclass(frozen=True)
 class OursSpec:

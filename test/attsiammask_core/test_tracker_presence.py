@@ -245,3 +245,30 @@ def test_mark_lost_follow_keeps_a_plain_step_going(lite):
     results = [tracker.track(frame((60 + 3 * i, 100))) for i in range(1, 8)]
     assert all(r.state == TrackState.LOST for r in results)
     assert abs(results[-1].box[0] - 81) < 8  # the reported box went along with the target
+
+
+def test_relocate_moves_the_target_and_keeps_the_template_and_memory(lite):
+    frame = _scene()
+    tracker = _fresh(lite)
+    tracker.init(frame((60, 100)), (60, 100, 40, 40))
+    for i in range(1, 12):
+        tracker.track(frame((60 + i, 100)))
+    kernels, memory, confirmed = tracker._kernels, tracker._memory, len(tracker._memory.confirmed)
+    tracker.mark_lost()
+    tracker.relocate(frame((200, 150)), (200, 150, 40, 40))
+    assert tracker.state == TrackState.TRACKING and tracker.box_now() == pytest.approx((200, 150, 40, 40), abs=1)
+    assert tracker._kernels is kernels and tracker._memory is memory and len(memory.confirmed) == confirmed
+    result = tracker.track(frame((203, 150)))
+    assert result.state == TrackState.TRACKING and abs(result.box[0] - 203) < 8 and abs(result.box[1] - 150) < 8
+
+
+def test_relocate_needs_init_and_refuses_a_bad_box(lite):
+    frame = _scene()
+    with pytest.raises(RuntimeError, match="init"):
+        _fresh(lite).relocate(frame(), (10, 10, 20, 20))
+    tracker = _fresh(lite)
+    tracker.init(frame((60, 100)), (60, 100, 40, 40))
+    for bad in ((1, 2, 0, 5), (float("nan"), 0, 5, 5), (5000, 5000, 10, 10)):
+        with pytest.raises(ValueError):
+            tracker.relocate(frame(), bad)
+    assert tracker.box_now() == pytest.approx((60, 100, 40, 40), abs=1)  # unchanged by the refusals
