@@ -145,6 +145,21 @@ def ope_auc(variant: str, base: Tracker, sequences: list, **overrides: object) -
     return float(np.mean(aucs))
 
 
+def grid_with(grid: dict[str, tuple], changes: list[str]) -> dict[str, tuple]:
+    """``grid`` with the axes named in ``changes`` ("KEY=V1,V2") replaced; ValueError on an unknown key or value."""
+    grid = dict(grid)
+    for change in changes:
+        key, _, values = change.partition("=")
+        if key not in grid or not values:
+            raise ValueError(f"--grid {change!r}: KEY=V1,V2 with KEY one of {', '.join(grid)}")
+        kind = int if key.endswith("frames") else float
+        try:
+            grid[key] = tuple(kind(v) for v in values.split(","))
+        except ValueError:
+            raise ValueError(f"--grid {change!r}: {kind.__name__} values expected") from None
+    return grid
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--variant", default="lite")
@@ -160,8 +175,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--label-iou", type=float, default=0.3)
     parser.add_argument("--max-absent", type=float, default=0.05, help="largest share of absent frames detected")
     parser.add_argument("--cache", type=Path, default=REPO_ROOT / "outputs" / "presence")
+    parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                        help=f"replace one axis of the threshold grid (keys: {', '.join(GRID)}; default "
+                             + ", ".join(f"{k}={','.join(map(str, v))}" for k, v in GRID.items()) + ")")
     parser.add_argument("--write", action="store_true", help=f"write the result into {CALIBRATION_FILE}")
     args = parser.parse_args(argv)
+    try:
+        grid = grid_with(GRID, args.grid)
+    except ValueError as err:
+        parser.error(str(err))
     for folder in [*args.collect, *args.select]:
         text = str(folder)
         if "/test" in text or text.endswith("test"):
@@ -188,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if short_term:
         print(f"short-term validation OPE AUC, score only: {floor + 0.005:.3f}", flush=True)
     rows = []
-    for lost, recover, frames, confirm in itertools.product(*GRID.values()):
+    for lost, recover, frames, confirm in itertools.product(*grid.values()):
         if recover < lost:
             continue
         results = [evaluate(args.variant, base, folder, presence="verifier", presence_weights=values,
