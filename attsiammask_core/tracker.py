@@ -50,6 +50,7 @@ CONFIRM_EVERY = 5         # confident frames between two appearances added to th
 DISTRACTOR_SCORE = 0.9    # raw box-head score from which a candidate the verifier refuses is remembered as a distractor
 RIVAL_SCORE = 0.5         # raw box-head score from which a cell apart from the target counts as a look-alike
 FOLLOW_SCORE = 0.5        # raw box-head score from which the held box follows the local search while lost
+SHADOW_SCORE = 0.5        # raw box-head score from which the shadow's place is weighed against re-detected candidates
 REDETECT_GROWTH = 0.25    # search-crop sides the re-detection tiles' reach grows by per lost frame
 
 
@@ -464,9 +465,9 @@ class Tracker:
         """While lost: the local search widened around where the target was last seen for sure, plus (with the
         verifier) tiles of the frame in turns; tracking resumes on the best candidate when it is confident enough
         (and verified, when the verifier is on). With the verifier a plain tracking step also goes on from where the
-        loss happened (the "shadow", the box reported while lost: a target whose look changed stays boxed): a
-        candidate away from it must look more like the target than the shadow's box does, and a candidate at it
-        resumes on the shadow's box."""
+        loss happened (the "shadow", the box reported while lost, every frame: a target whose look changed stays
+        boxed); while its head score is at least SHADOW_SCORE a candidate away from it must look more like the
+        target than the shadow's box does, and a candidate at it resumes on the shadow's box."""
         cfg = self.config
         t0 = time.perf_counter()
         self._lost_for += 1
@@ -499,11 +500,12 @@ class Tracker:
         else:
             search, state, confidence = self._best_verified(frame, searches, avoid)
             accepted = confidence >= cfg.recover_threshold and not self._memory.like_distractor(self._last_template)
-            if accepted and shadow is not None and not _near(state, shadow[1]):
+            credible = shadow is not None and shadow[0].best_score >= SHADOW_SCORE  # the plain step found something
+            if accepted and credible and not _near(state, shadow[1]):
                 # a candidate away from where the plain step went must look more like the target than that place
                 accepted = confidence > self._presence_elsewhere(frame, *shadow)
             accepted = self._consistent(state) if accepted else self._consistent(None)
-            if accepted and shadow is not None and _near(state, shadow[1]):
+            if accepted and credible and _near(state, shadow[1]):
                 search, state = shadow  # resume on the plain step's box: it kept the target's size through the loss
         timings["presence"] = time.perf_counter() - t2
         if not accepted:
@@ -515,7 +517,7 @@ class Tracker:
                 # whose look changed more than the verifier accepts is not left behind
                 followed = self._updated_state(local, frame.shape[:2])
                 self._state = np.array([followed[0], followed[1], self._state[2], self._state[3]])
-            if shadow is not None and shadow[0].best_score >= FOLLOW_SCORE:
+            if shadow is not None:  # the reported box goes along with the plain step, however weak
                 self._shadow = shadow[1]
             timings["refine"], timings["post"] = 0.0, 0.0
             return self._lost_result(frame, confidence, search.best_score, timings)

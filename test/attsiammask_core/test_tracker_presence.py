@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from attsiammask_core import geometry as geo
+from attsiammask_core import tracker as tracker_module
 from attsiammask_core.track_state import TrackState
 from attsiammask_core.tracker import Tracker, track_targets
 
@@ -207,6 +208,7 @@ def test_while_lost_the_reported_box_follows_the_plain_tracking_step(lite):
 
 
 def test_a_candidate_away_from_the_plain_step_must_look_more_like_the_target(lite, monkeypatch):
+    monkeypatch.setattr(tracker_module, "SHADOW_SCORE", 0.0)  # the plain step's place always weighs
     taken = {}
     for shadow_presence in (0.0, 1.0):
         tracker, frame = _lost_on_a_visible_target(lite, (60, 100), recover_frames=1)
@@ -215,6 +217,30 @@ def test_a_candidate_away_from_the_plain_step_must_look_more_like_the_target(lit
         states = [tracker.track(frame((230, 150))).state for _ in range(10)]
         taken[shadow_presence] = TrackState.TRACKING in states
     assert taken == {0.0: True, 1.0: False}
+
+
+def test_the_plain_step_s_place_weighs_only_while_its_head_score_is_high_enough(lite, monkeypatch):
+    taken = {}
+    for shadow_score in (0.0, 1.01):  # every head score counts / none does
+        monkeypatch.setattr(tracker_module, "SHADOW_SCORE", shadow_score)
+        tracker, frame = _lost_on_a_visible_target(lite, (60, 100), recover_frames=1)
+        monkeypatch.setattr(tracker, "_presence_elsewhere", lambda *_: 1.0)  # the plain step's place looks best
+        states = [tracker.track(frame((230, 150))).state for _ in range(10)]
+        taken[shadow_score] = TrackState.TRACKING in states
+    assert taken == {0.0: False, 1.01: True}
+
+
+def test_the_reported_box_follows_the_plain_step_however_weak_its_score(lite, monkeypatch):
+    tracker, frame = _lost_on_a_visible_target(lite, (60, 100), recover_threshold=1.0)  # never resumes
+    search_from = tracker._search_from
+
+    def weak(*args):
+        search, state = search_from(*args)
+        return dataclasses.replace(search, best_score=0.01), state
+
+    monkeypatch.setattr(tracker, "_search_from", weak)
+    result = tracker.track(frame((90, 100)))
+    assert result.state == TrackState.LOST and abs(result.box[0] - 90) < 8
 
 
 def test_a_candidate_where_the_plain_step_is_resumes_on_its_box(lite, monkeypatch):
