@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
@@ -220,6 +221,20 @@ class Harness:
         self.client.destroy_node()
 
 
+def call_until_answered(client, make_request: Callable[[], Any], timeout: float = 30.0, every: float = 5.0):
+    """The first answer to an idempotent request, sent again every ``every`` seconds until one is answered.
+    service_is_ready() says the server reads requests, not that its reply can reach this client yet: a reply sent
+    before the server's response writer has matched the client's reader is dropped (DDS discovery), so one call
+    may never be answered."""
+    futures = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        futures.append(client.call_async(make_request()))
+        if wait_for(lambda: any(f.done() for f in futures), min(every, max(0.0, deadline - time.monotonic()))):
+            return next(f for f in futures if f.done()).result()
+    raise AssertionError(f"no answer within {timeout} s ({len(futures)} calls)")
+
+
 @contextlib.contextmanager
 def first_answer_of(context, process: subprocess.Popen, namespace: str, startup_timeout: float = 60.0
                     ) -> Iterator[SetTarget.Response]:
@@ -234,9 +249,7 @@ def first_answer_of(context, process: subprocess.Popen, namespace: str, startup_
         set_target = client.create_client(SetTarget, f"{namespace}/set_target")
         assert wait_for(lambda: set_target.service_is_ready() or process.poll() is not None, startup_timeout)
         assert process.poll() is None, process.communicate()
-        future = set_target.call_async(request(*TARGET))
-        assert wait_for(future.done, 20.0), "set_target not answered"
-        yield future.result()
+        yield call_until_answered(set_target, lambda: request(*TARGET))
     finally:
         if process.poll() is None:
             process.kill()
