@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +32,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from attsiammask_core.eval import metrics, runner  # noqa: E402
 from attsiammask_core.eval.longterm_metrics import LongTermSettings  # noqa: E402
 from attsiammask_core.eval.longterm_report import summarize_longterm  # noqa: E402
-from attsiammask_core.eval.sequences import discover  # noqa: E402
+from attsiammask_core.eval.sequences import Sequence, discover  # noqa: E402
 from attsiammask_core.eval.trackers import make_tracker  # noqa: E402
 
 
@@ -48,7 +50,7 @@ def with_oracle_presence(record: runner.LongTermRecord) -> runner.LongTermRecord
     return dataclasses.replace(record, confidence=confidence, held=np.zeros_like(record.held))
 
 
-def run_oracle(factory, seq) -> runner.LongTermRecord:  # type: ignore[no-untyped-def]
+def run_oracle(factory: Callable[[], Any], seq: Sequence) -> runner.LongTermRecord:
     """One pass moved to the ground truth (template kept) on the frame each exit's target is wholly back (the first
     present frame after an absence not listed as an event) and on every present frame whose box misses (IoU 0),
     except while the target is partly out of view; those frames count as misses. No update while it is absent. The
@@ -86,9 +88,11 @@ def run_oracle(factory, seq) -> runner.LongTermRecord:  # type: ignore[no-untype
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="long-term sequence folders")
-    parser.add_argument("--trackers", nargs="+", default=["ours:lite:score", "ours:lite"])
-    parser.add_argument("--peers", type=Path, default=None)
+    parser.add_argument("--trackers", nargs="+", default=["ours:lite:score", "ours:lite"],
+                        help="specs of ours (the oracle moves the tracker with Tracker.relocate)")
     args = parser.parse_args(argv)
+    if any(not spec.startswith("ours") for spec in args.trackers):
+        parser.error("--trackers: specs of ours only (ours[:VARIANT]...): peers cannot be relocated")
     sequences = [seq for folder in args.data for seq in discover(folder) if runner.has_absent_frames(seq)]
     settings = LongTermSettings()
     names = [seq.name for seq in sequences]
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| tracker | as run: F | oracle presence: F | oracle presence + re-acquisition: F |")
     print("| --- | --- | --- | --- |")
     for spec in args.trackers:
-        factory = make_tracker(spec, peers_dir=args.peers, backend="onnxruntime")
+        factory = make_tracker(spec, backend="onnxruntime")
         as_run = {seq.name: runner.run_longterm(factory, seq) for seq in sequences}
         oracle = {name: with_oracle_presence(record) for name, record in as_run.items()}
         full = {seq.name: run_oracle(factory, seq) for seq in sequences}
