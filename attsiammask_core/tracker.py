@@ -373,12 +373,16 @@ class Tracker:
         if self._kernels is None:
             raise RuntimeError("call init(frame, box) before relocate()")
         frame = _check_frame(frame)
-        self._state = geo.xywh_to_cxcywh(_check_box(box, frame.shape[:2]))
+        self._resume_at(geo.xywh_to_cxcywh(_check_box(box, frame.shape[:2])))
         self._confirmed_state = self._state.copy()
-        self._lost = False
-        self._low_count = 0
         self._candidate = None
+
+    def _resume_at(self, state: np.ndarray) -> None:
+        """Tracking (not lost) from ``state``: the loss count, the shadow and the lost state cleared."""
+        self._state = state
+        self._lost = False
         self._shadow = None
+        self._low_count = 0
 
     def _to_tensor(self, crop: np.ndarray, batched: bool = False) -> torch.Tensor:
         """(1, 3, H, W) float32 from an H x W x 3 uint8 crop ((N, 3, H, W) from N x H x W x 3 when ``batched``). On
@@ -521,10 +525,7 @@ class Tracker:
                 self._shadow = shadow[1]
             timings["refine"], timings["post"] = 0.0, 0.0
             return self._lost_result(frame, confidence, search.best_score, timings)
-        self._state = state if state is not None else self._updated_state(search, frame.shape[:2])
-        self._lost = False
-        self._shadow = None
-        self._low_count = 0
+        self._resume_at(state if state is not None else self._updated_state(search, frame.shape[:2]))
         self._confirm(confidence)
         return self._result(frame, search, confidence, timings, t0)
 

@@ -36,6 +36,13 @@ class _Frames:
     events: list[lt.Event]
 
 
+def frame_ious(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Box IoU per frame with the ground truth, 0 where the target is absent or the box is missing."""
+    if not len(gt):
+        return np.zeros(0)
+    return np.where(valid_boxes(gt), np.nan_to_num(metrics.iou_xywh(boxes, gt), nan=0.0), 0.0)
+
+
 def frames_of(record: LongTermRecord, settings: lt.LongTermSettings) -> _Frames | None:
     """The measures' per-frame inputs of one record (frames after the init frame, events shifted to them); None
     when the tracker was never initialised."""
@@ -44,7 +51,7 @@ def frames_of(record: LongTermRecord, settings: lt.LongTermSettings) -> _Frames 
     start = record.init_frame + 1
     gt, boxes = record.gt[start:], record.boxes[start:]
     present = valid_boxes(gt)
-    iou = np.where(present, np.nan_to_num(metrics.iou_xywh(boxes, gt), nan=0.0), 0.0) if len(gt) else np.zeros(0)
+    iou = frame_ious(boxes, gt)
     confidence = np.asarray(record.confidence[start:], dtype=np.float64)
     published = lt.published_from(record.held[start:], confidence, settings.presence_threshold)
     listed = [lt.Event(o - start, b - start, left=max(0, x - start)) for x, o, b in record.events

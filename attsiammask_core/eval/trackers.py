@@ -152,6 +152,11 @@ class OpenCVTracker:
         return Prediction(box=self._last.copy(), held=True)
 
 
+def _box_tuple(box_xywh: Any) -> tuple[float, ...]:
+    """(x, y, w, h) as four Python floats."""
+    return tuple(float(v) for v in np.asarray(box_xywh, dtype=np.float64).reshape(4))
+
+
 class OursTracker:
     """attsiammask_core.Tracker behind the evaluation interface (box, polygon and mask)."""
 
@@ -160,7 +165,7 @@ class OursTracker:
         self._tracker = tracker
 
     def init(self, frame: np.ndarray, box_xywh: Any) -> None:
-        self._tracker.init(frame, tuple(float(v) for v in np.asarray(box_xywh, dtype=np.float64).reshape(4)))
+        self._tracker.init(frame, _box_tuple(box_xywh))
 
     def update(self, frame: np.ndarray) -> Prediction:
         result = self._tracker.track(frame)
@@ -170,7 +175,7 @@ class OursTracker:
 
     def relocate(self, frame: np.ndarray, box_xywh: Any) -> None:
         """Tracking goes on from ``box_xywh`` with the template kept (Tracker.relocate)."""
-        self._tracker.relocate(frame, tuple(float(v) for v in np.asarray(box_xywh, dtype=np.float64).reshape(4)))
+        self._tracker.relocate(frame, _box_tuple(box_xywh))
 
 
 @dataclass(frozen=True)

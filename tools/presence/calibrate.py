@@ -152,7 +152,7 @@ def grid_with(grid: dict[str, tuple], changes: list[str]) -> dict[str, tuple]:
         key, _, values = change.partition("=")
         if key not in grid or not values:
             raise ValueError(f"--grid {change!r}: KEY=V1,V2 with KEY one of {', '.join(grid)}")
-        kind = int if key.endswith("frames") else float
+        kind = type(grid[key][0])  # int for the frame counts, float for the thresholds
         try:
             grid[key] = tuple(kind(v) for v in values.split(","))
         except ValueError:

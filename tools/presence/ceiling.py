@@ -29,22 +29,16 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO_ROOT))
 
-from attsiammask_core.eval import metrics, runner  # noqa: E402
+from attsiammask_core.eval import runner  # noqa: E402
 from attsiammask_core.eval.longterm_metrics import LongTermSettings  # noqa: E402
-from attsiammask_core.eval.longterm_report import summarize_longterm  # noqa: E402
+from attsiammask_core.eval.longterm_report import frame_ious, summarize_longterm  # noqa: E402
 from attsiammask_core.eval.sequences import Sequence, discover  # noqa: E402
 from attsiammask_core.eval.trackers import make_tracker  # noqa: E402
 
 
-def box_ious(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """IoU per frame, 0 where the target is absent or the box is missing."""
-    present = runner.valid_boxes(gt)
-    return np.where(present, np.nan_to_num(metrics.iou_xywh(boxes, gt), nan=0.0), 0.0)
-
-
 def with_oracle_presence(record: runner.LongTermRecord) -> runner.LongTermRecord:
     """The record with its confidence replaced by each box's IoU (0 where the target is absent), nothing held."""
-    confidence = box_ious(record.boxes, record.gt)
+    confidence = frame_ious(record.boxes, record.gt)
     if record.init_frame is not None:
         confidence[: record.init_frame + 1] = np.nan
     return dataclasses.replace(record, confidence=confidence, held=np.zeros_like(record.held))
@@ -77,7 +71,7 @@ def run_oracle(factory: Callable[[], Any], seq: Sequence) -> runner.LongTermReco
             tracker.relocate(seq.frame(i), gt[i].copy())
             continue
         boxes[i] = np.asarray(tracker.update(seq.frame(i)).box, dtype=np.float64)
-        if box_ious(boxes[i:i + 1], gt[i:i + 1])[0] == 0.0 and not partial[i]:  # a miss: found again at once
+        if frame_ious(boxes[i:i + 1], gt[i:i + 1])[0] == 0.0 and not partial[i]:  # a miss: found again at once
             tracker.relocate(seq.frame(i), gt[i].copy())
     record = runner.LongTermRecord(tracker="oracle", sequence=seq.name, boxes=boxes, gt=gt, init_frame=start,
                                    confidence=np.zeros(len(seq)), held=np.zeros(len(seq), dtype=bool),
